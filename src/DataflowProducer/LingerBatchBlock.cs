@@ -1,0 +1,881 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Threading.Tasks.Dataflow;
+
+namespace DataflowProducer;
+
+/// <summary>
+/// A dataflow block that groups items into arrays by count or by age: a batch is emitted when it holds
+/// <see cref="LingerBatchBlockOptions.BatchSize"/> items, when its oldest item is
+/// <see cref="LingerBatchBlockOptions.Linger"/> old, on <see cref="TriggerBatch"/>, or on <see cref="Complete"/>.
+/// </summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+/// <remarks>
+/// <para>
+/// The linger clock starts when an item enters an empty batch; later items never move it (Kafka's
+/// <c>linger.ms</c>, not a debounce). A timer armed for a batch that has since closed never cuts a later batch
+/// short. Batches are never empty, never larger than the batch size, and keep the order items were accepted in.
+/// </para>
+/// <para>
+/// <see cref="Complete"/> emits the open batch at once, and <see cref="IDataflowBlock.Completion"/> succeeds only
+/// after every batch has been taken by a target (or received), so a block linked with
+/// <see cref="DataflowLinkOptions.PropagateCompletion"/> sees the final partial batch before it is completed.
+/// </para>
+/// <para>
+/// <see cref="IDataflowBlock.Fault"/> and cancellation drop what the block holds, hand those items back through
+/// <see cref="DroppedItems"/>, and end <see cref="IDataflowBlock.Completion"/> faulted or canceled; both are honoured
+/// after <see cref="Complete"/> too, until <see cref="IDataflowBlock.Completion"/> has finished, so a shutdown that
+/// is stuck behind a declining target can still be aborted.
+/// </para>
+/// </remarks>
+[DebuggerDisplay("{DebuggerDisplay,nq}")]
+public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableSourceBlock<T[]>
+{
+    // Concurrency: one lock (_lock) guards every field below that changes. No call into another block (offers,
+    // consumes, reservations, completion propagation) is made while holding it; such calls are decided under the
+    // lock and made after it is released. Outgoing batches are offered with consumeToAccept = true, so the only
+    // way a batch leaves the block is ConsumeMessage/TryReceive under the lock: two targets can never both get it.
+    // Offering and taking postponed offers each run as one loop at a time on the thread pool, which keeps order.
+    private readonly object _lock = new();
+    private readonly int _batchSize;
+    private readonly long _lingerTicks;
+    private readonly int _boundedCapacity;
+    private readonly TimeProvider _timeProvider;
+    private readonly ITimer? _timer;
+    private readonly CancellationTokenRegistration _cancellationRegistration;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Target side.
+    private T[]? _open;
+    private int _openCount;
+    private int _lastBatchCount;
+    private long _openDeadline;
+    private int _held;
+    private int _pendingConsumes;
+    private readonly Queue<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>> _postponed = new();
+    private bool _takingPostponed;
+    private bool _declining;
+
+    // Source side.
+    private readonly Queue<T[]> _output = new();
+    private long _headId = 1;
+    private ITargetBlock<T[]>? _reservedBy;
+    private readonly List<Link> _links = [];
+    private Link[] _linkSnapshot = [];
+    private bool _offering;
+
+    // Completion.
+    private Exception? _fault;
+    private bool _canceled;
+    private bool _completed;
+    private List<T> _dropped = [];
+
+    /// <summary>Initializes a new block with the given batch size and linger time and default other options.</summary>
+    /// <param name="batchSize">The largest number of items in one batch; at least 1.</param>
+    /// <param name="linger">The maximum age of the oldest item of a batch; greater than zero, or
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for count-only batching.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
+    public LingerBatchBlock(int batchSize, TimeSpan linger)
+        : this(new LingerBatchBlockOptions { BatchSize = batchSize, Linger = linger })
+    {
+    }
+
+    /// <summary>Initializes a new block.</summary>
+    /// <param name="options">The options; copied, so later changes do not affect this block.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or its time provider is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it and its value.</exception>
+    /// <exception cref="ArgumentException">The settings contradict each other.</exception>
+    public LingerBatchBlock(LingerBatchBlockOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Internal.OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions));
+        ArgumentNullException.ThrowIfNull(options.TimeProvider, "options.TimeProvider");
+
+        _batchSize = options.BatchSize;
+        _boundedCapacity = options.BoundedCapacity;
+        _timeProvider = options.TimeProvider;
+        Linger = options.Linger;
+        BatchSize = options.BatchSize;
+
+        bool timed = options.Linger != Timeout.InfiniteTimeSpan && options.BatchSize > 1;
+        if (timed)
+        {
+            _lingerTicks = (long)(options.Linger.Ticks * (_timeProvider.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
+            _lingerTicks = Math.Max(_lingerTicks, 1);
+            _timer = _timeProvider.CreateTimer(static state => ((LingerBatchBlock<T>)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        if (options.CancellationToken.CanBeCanceled)
+        {
+            _cancellationRegistration = options.CancellationToken.UnsafeRegister(static state => ((LingerBatchBlock<T>)state!).Abort(null, canceled: true), this);
+        }
+    }
+
+    /// <summary>Gets the largest number of items in one batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Gets the maximum age of the oldest item of a batch, or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
+    public TimeSpan Linger { get; }
+
+    /// <summary>Gets the number of emitted batches that no target has taken yet.</summary>
+    public int OutputCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _output.Count;
+            }
+        }
+    }
+
+    /// <summary>Gets the items the block dropped because it was faulted or canceled, in acceptance order.</summary>
+    /// <value>Empty unless <see cref="IDataflowBlock.Fault"/> or cancellation ended the block while it held items.
+    /// Set before <see cref="IDataflowBlock.Completion"/> finishes.</value>
+    public IReadOnlyList<T> DroppedItems
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _dropped.ToArray();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public Task Completion => _completion.Task;
+
+    private string DebuggerDisplay
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return $"Open = {_openCount}/{_batchSize}, Batches waiting = {_output.Count}, Held = {_held}, Postponed = {_postponed.Count}, Declining = {_declining}, Completed = {_completed}";
+            }
+        }
+    }
+
+    /// <summary>Emits the open batch now, if it holds any item. Does nothing otherwise (no empty batches).</summary>
+    public void TriggerBatch()
+    {
+        bool startOffer;
+        lock (_lock)
+        {
+            startOffer = CloseOpenBatch();
+        }
+
+        if (startOffer)
+        {
+            StartOffering();
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting items and emits the open batch at once. <see cref="IDataflowBlock.Completion"/> succeeds when
+    /// every batch has been taken. Calling it again does nothing.
+    /// </summary>
+    public void Complete()
+    {
+        List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? postponed;
+        bool startOffer;
+        bool done;
+        lock (_lock)
+        {
+            if (_declining)
+            {
+                return;
+            }
+
+            _declining = true;
+            startOffer = CloseOpenBatch();
+            postponed = TakePostponed();
+            done = TryMarkCompleted();
+        }
+
+        ReleasePostponed(postponed);
+        if (startOffer)
+        {
+            StartOffering();
+        }
+
+        if (done)
+        {
+            Finish();
+        }
+    }
+
+    void IDataflowBlock.Fault(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        Abort(exception, canceled: false);
+    }
+
+    /// <inheritdoc />
+    public IDisposable LinkTo(ITargetBlock<T[]> target, DataflowLinkOptions linkOptions)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(linkOptions);
+
+        var link = new Link(this, target, linkOptions.PropagateCompletion, linkOptions.MaxMessages);
+        bool completed;
+        lock (_lock)
+        {
+            completed = _completed;
+            if (!completed)
+            {
+                if (linkOptions.Append)
+                {
+                    _links.Add(link);
+                }
+                else
+                {
+                    _links.Insert(0, link);
+                }
+
+                _linkSnapshot = [.. _links];
+            }
+        }
+
+        if (completed)
+        {
+            if (linkOptions.PropagateCompletion)
+            {
+                Propagate(target);
+            }
+
+            return link;
+        }
+
+        StartOffering();
+        return link;
+    }
+
+    /// <inheritdoc />
+    public bool TryReceive(Predicate<T[]>? filter, [MaybeNullWhen(false)] out T[] item)
+    {
+        bool done;
+        lock (_lock)
+        {
+            if (_output.Count == 0 || _reservedBy is not null || (filter is not null && !filter(_output.Peek())))
+            {
+                item = null;
+                return false;
+            }
+
+            item = Dequeue();
+            done = TryMarkCompleted();
+        }
+
+        AfterDequeue(done);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public bool TryReceiveAll([NotNullWhen(true)] out IList<T[]>? items)
+    {
+        bool done;
+        lock (_lock)
+        {
+            if (_output.Count == 0 || _reservedBy is not null)
+            {
+                items = null;
+                return false;
+            }
+
+            var all = new List<T[]>(_output.Count);
+            while (_output.Count > 0)
+            {
+                all.Add(Dequeue());
+            }
+
+            items = all;
+            done = TryMarkCompleted();
+        }
+
+        AfterDequeue(done);
+        return true;
+    }
+
+    DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
+    {
+        if (!messageHeader.IsValid)
+        {
+            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
+        }
+
+        if (source is null && consumeToAccept)
+        {
+            throw new ArgumentException("consumeToAccept requires a source.", nameof(consumeToAccept));
+        }
+
+        bool startOffer;
+        lock (_lock)
+        {
+            if (_declining)
+            {
+                return DataflowMessageStatus.DecliningPermanently;
+            }
+
+            if (!HasRoom() || _postponed.Count > 0 || _takingPostponed)
+            {
+                // Full, or earlier offers are still waiting: taking this one now would overtake them.
+                if (source is null)
+                {
+                    return DataflowMessageStatus.Declined;
+                }
+
+                _postponed.Enqueue(new(source, messageHeader));
+                return DataflowMessageStatus.Postponed;
+            }
+
+            if (consumeToAccept)
+            {
+                // Hold the room while the item is fetched outside the lock.
+                _held++;
+                _pendingConsumes++;
+                startOffer = false;
+            }
+            else
+            {
+                startOffer = Add(messageValue);
+            }
+        }
+
+        if (consumeToAccept)
+        {
+            T? consumed = source!.ConsumeMessage(messageHeader, this, out bool ok);
+            bool done;
+            lock (_lock)
+            {
+                _held--;
+                _pendingConsumes--;
+                startOffer = ok && AddAfterConsume(consumed!);
+                done = TryMarkCompleted();
+            }
+
+            if (done)
+            {
+                Finish();
+            }
+
+            if (!ok)
+            {
+                return DataflowMessageStatus.NotAvailable;
+            }
+        }
+
+        if (startOffer)
+        {
+            StartOffering();
+        }
+
+        return DataflowMessageStatus.Accepted;
+    }
+
+    T[]? ISourceBlock<T[]>.ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target, out bool messageConsumed)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        T[] batch;
+        bool done;
+        lock (_lock)
+        {
+            if (_output.Count == 0 || messageHeader.Id != _headId || (_reservedBy is not null && _reservedBy != target))
+            {
+                messageConsumed = false;
+                return null;
+            }
+
+            _reservedBy = null;
+            batch = Dequeue();
+            done = TryMarkCompleted();
+        }
+
+        messageConsumed = true;
+        AfterDequeue(done);
+        return batch;
+    }
+
+    bool ISourceBlock<T[]>.ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        lock (_lock)
+        {
+            if (_reservedBy is not null || _output.Count == 0 || messageHeader.Id != _headId)
+            {
+                return false;
+            }
+
+            _reservedBy = target;
+            return true;
+        }
+    }
+
+    void ISourceBlock<T[]>.ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        lock (_lock)
+        {
+            if (_reservedBy != target || messageHeader.Id != _headId)
+            {
+                throw new InvalidOperationException("The message is not reserved by this target.");
+            }
+
+            _reservedBy = null;
+        }
+
+        StartOffering();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{nameof(LingerBatchBlock<T>)}<{typeof(T).Name}>(BatchSize = {BatchSize}, Linger = {Linger})";
+
+    // Adds an accepted item to the open batch; returns true when a batch was emitted. Caller holds the lock.
+    private bool Add(T item)
+    {
+        if (_openCount == 0)
+        {
+            _open ??= new T[Math.Min(_batchSize, Math.Max(_lastBatchCount, 16))];
+            if (_timer is not null)
+            {
+                _openDeadline = _timeProvider.GetTimestamp() + _lingerTicks;
+                _timer.Change(Linger, Timeout.InfiniteTimeSpan);
+            }
+        }
+        else if (_openCount == _open!.Length)
+        {
+            Array.Resize(ref _open, Math.Min(_batchSize, _open.Length * 2));
+        }
+
+        _open![_openCount++] = item;
+        _held++;
+        return _openCount == _batchSize && CloseOpenBatch();
+    }
+
+    // An item fetched with ConsumeMessage was accepted before Complete(); if the block has since started declining,
+    // it still belongs in a batch, and that batch must go out now because nobody will trigger it later.
+    private bool AddAfterConsume(T item)
+    {
+        if (_completed)
+        {
+            // Faulted or canceled while the item was being fetched: it is dropped like the rest.
+            _dropped.Add(item);
+            return false;
+        }
+
+        bool emitted = Add(item);
+        return _declining ? CloseOpenBatch() | emitted : emitted;
+    }
+
+    // Caller holds the lock. Returns true when a batch was emitted.
+    private bool CloseOpenBatch()
+    {
+        if (_openCount == 0 || _completed)
+        {
+            return false;
+        }
+
+        T[] batch = _open!;
+        if (_openCount != batch.Length)
+        {
+            Array.Resize(ref batch, _openCount);
+        }
+
+        _lastBatchCount = _openCount;
+        _open = null;
+        _openCount = 0;
+        _output.Enqueue(batch);
+        Debug.Assert(_held <= (_boundedCapacity < 0 ? int.MaxValue : _boundedCapacity) || _pendingConsumes > 0 || _declining, "Bounded capacity exceeded.");
+        return true;
+    }
+
+    private void OnTimer()
+    {
+        bool startOffer = false;
+        lock (_lock)
+        {
+            if (_openCount == 0 || _completed)
+            {
+                return;
+            }
+
+            long remaining = _openDeadline - _timeProvider.GetTimestamp();
+            if (remaining > 0)
+            {
+                // A timer armed for an earlier batch fired after a new batch opened (or the clock fired early):
+                // the open batch keeps its own deadline.
+                _timer!.Change(TimeSpan.FromSeconds(remaining / (double)_timeProvider.TimestampFrequency), Timeout.InfiniteTimeSpan);
+            }
+            else
+            {
+                startOffer = CloseOpenBatch();
+            }
+        }
+
+        if (startOffer)
+        {
+            StartOffering();
+        }
+    }
+
+    // Caller holds the lock.
+    private T[] Dequeue()
+    {
+        T[] batch = _output.Dequeue();
+        _headId++;
+        _held -= batch.Length;
+        return batch;
+    }
+
+    private void AfterDequeue(bool done)
+    {
+        if (done)
+        {
+            Finish();
+            return;
+        }
+
+        StartTakingPostponed();
+        StartOffering();
+    }
+
+    // Caller holds the lock.
+    private bool TryMarkCompleted()
+    {
+        if (_completed || !_declining || _openCount > 0 || _output.Count > 0 || _pendingConsumes > 0 || _takingPostponed)
+        {
+            return false;
+        }
+
+        _completed = true;
+        return true;
+    }
+
+    // Caller holds the lock.
+    private List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? TakePostponed()
+    {
+        if (_postponed.Count == 0)
+        {
+            return null;
+        }
+
+        var list = new List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>(_postponed);
+        _postponed.Clear();
+        return list;
+    }
+
+    // Tells each postponed source that its message will not be taken: reserving and releasing is how a target
+    // gives a postponed message back (SendAsync then completes with false).
+    private void ReleasePostponed(List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? postponed)
+    {
+        if (postponed is null)
+        {
+            return;
+        }
+
+        foreach (var (source, header) in postponed)
+        {
+            try
+            {
+                if (source.ReserveMessage(header, this))
+                {
+                    source.ReleaseReservation(header, this);
+                }
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            {
+                // The source is gone or already gave the message to another target: nothing to release.
+            }
+        }
+    }
+
+    private void StartTakingPostponed()
+    {
+        lock (_lock)
+        {
+            if (_takingPostponed || _postponed.Count == 0 || _declining || !HasRoom())
+            {
+                return;
+            }
+
+            _takingPostponed = true;
+        }
+
+        Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).TakePostponedLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+    }
+
+    private bool HasRoom() => _boundedCapacity < 0 || _held < _boundedCapacity;
+
+    private void TakePostponedLoop()
+    {
+        while (true)
+        {
+            KeyValuePair<ISourceBlock<T>, DataflowMessageHeader> next;
+            bool done;
+            lock (_lock)
+            {
+                if (_declining || _postponed.Count == 0 || !HasRoom())
+                {
+                    _takingPostponed = false;
+                    done = TryMarkCompleted();
+                    goto Exit;
+                }
+
+                next = _postponed.Dequeue();
+                _held++;
+                _pendingConsumes++;
+            }
+
+            T? item;
+            bool consumed;
+            try
+            {
+                item = next.Key.ConsumeMessage(next.Value, this, out consumed);
+            }
+            catch (Exception ex)
+            {
+                lock (_lock)
+                {
+                    _held--;
+                    _pendingConsumes--;
+                    _takingPostponed = false;
+                }
+
+                Abort(ex, canceled: false);
+                return;
+            }
+
+            bool startOffer = false;
+            lock (_lock)
+            {
+                _held--;
+                _pendingConsumes--;
+                if (consumed)
+                {
+                    startOffer = AddAfterConsume(item!);
+                }
+            }
+
+            if (startOffer)
+            {
+                StartOffering();
+            }
+
+            continue;
+
+        Exit:
+            if (done)
+            {
+                Finish();
+            }
+
+            return;
+        }
+    }
+
+    private void StartOffering()
+    {
+        lock (_lock)
+        {
+            if (_offering || _output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0)
+            {
+                return;
+            }
+
+            _offering = true;
+        }
+
+        Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).OfferLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+    }
+
+    private void OfferLoop()
+    {
+        try
+        {
+            while (true)
+            {
+                long id;
+                T[] batch;
+                Link[] links;
+                lock (_lock)
+                {
+                    if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0 || _completed)
+                    {
+                        _offering = false;
+                        return;
+                    }
+
+                    id = _headId;
+                    batch = _output.Peek();
+                    links = _linkSnapshot;
+                }
+
+                var header = new DataflowMessageHeader(id);
+                foreach (Link link in links)
+                {
+                    DataflowMessageStatus status = link.Target.OfferMessage(header, batch, this, consumeToAccept: true);
+                    if (status == DataflowMessageStatus.Accepted)
+                    {
+                        link.OnAccepted();
+                        break;
+                    }
+
+                    if (status == DataflowMessageStatus.DecliningPermanently)
+                    {
+                        link.Dispose();
+                    }
+                }
+
+                lock (_lock)
+                {
+                    if (_headId == id && _reservedBy is null)
+                    {
+                        // Nobody took it: wait for a consume, a release, a new link or a new batch to restart us.
+                        _offering = false;
+                        return;
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            lock (_lock)
+            {
+                _offering = false;
+            }
+
+            Abort(ex, canceled: false);
+        }
+    }
+
+    // Fault and cancellation: drop what is held, hand it back, and finish now.
+    private void Abort(Exception? exception, bool canceled)
+    {
+        List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? postponed;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _declining = true;
+            _completed = true;
+            _fault = exception;
+            _canceled = exception is null && canceled;
+
+            var dropped = new List<T>(_held);
+            foreach (T[] batch in _output)
+            {
+                dropped.AddRange(batch);
+            }
+
+            for (int i = 0; i < _openCount; i++)
+            {
+                dropped.Add(_open![i]);
+            }
+
+            _output.Clear();
+            _open = null;
+            _openCount = 0;
+            _held = 0;
+            _dropped = dropped;
+            postponed = TakePostponed();
+        }
+
+        ReleasePostponed(postponed);
+        Finish();
+    }
+
+    // Runs once, after _completed was set under the lock.
+    private void Finish()
+    {
+        Link[] links;
+        lock (_lock)
+        {
+            links = [.. _links];
+            _links.Clear();
+            _linkSnapshot = [];
+        }
+
+        _timer?.Dispose();
+        _cancellationRegistration.Dispose();
+
+        if (_fault is not null)
+        {
+            _completion.TrySetException(_fault);
+        }
+        else if (_canceled)
+        {
+            _completion.TrySetCanceled();
+        }
+        else
+        {
+            _completion.TrySetResult();
+        }
+
+        // Finish can run inside a target's ConsumeMessage (the last batch was just taken); completing that target
+        // synchronously would reach it before it has stored the batch. Dataflow propagates asynchronously for the
+        // same reason.
+        Link[] propagating = Array.FindAll(links, static link => link.PropagateCompletion);
+        if (propagating.Length > 0)
+        {
+            Task.Factory.StartNew(
+                static state =>
+                {
+                    var (self, targets) = ((LingerBatchBlock<T>, Link[]))state!;
+                    foreach (Link link in targets)
+                    {
+                        self.Propagate(link.Target);
+                    }
+                },
+                (this, propagating),
+                CancellationToken.None,
+                TaskCreationOptions.DenyChildAttach,
+                TaskScheduler.Default);
+        }
+    }
+
+    private void Propagate(ITargetBlock<T[]> target)
+    {
+        if (_fault is not null)
+        {
+            target.Fault(_fault);
+        }
+        else
+        {
+            target.Complete();
+        }
+    }
+
+    private void Unlink(Link link)
+    {
+        lock (_lock)
+        {
+            if (_links.Remove(link))
+            {
+                _linkSnapshot = [.. _links];
+            }
+        }
+    }
+
+    private sealed class Link(LingerBatchBlock<T> owner, ITargetBlock<T[]> target, bool propagateCompletion, int maxMessages) : IDisposable
+    {
+        private int _remaining = maxMessages;
+
+        public ITargetBlock<T[]> Target { get; } = target;
+
+        public bool PropagateCompletion { get; } = propagateCompletion;
+
+        public void OnAccepted()
+        {
+            if (_remaining > 0 && Interlocked.Decrement(ref _remaining) == 0)
+            {
+                Dispose();
+            }
+        }
+
+        public void Dispose() => owner.Unlink(this);
+    }
+}
