@@ -51,6 +51,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     private int _lastBatchCount;
     private long _openDeadline;
     private int _held;
+    private long _acceptedCount;
+    private readonly bool _holdUntilReleased;
+    private readonly ITargetBlock<T> _consumer;
     private int _pendingConsumes;
     private readonly Queue<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>> _postponed = new();
     private bool _takingPostponed;
@@ -86,12 +89,25 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it and its value.</exception>
     /// <exception cref="ArgumentException">The settings contradict each other.</exception>
     public LingerBatchBlock(LingerBatchBlockOptions options)
+        : this(options, holdUntilReleased: false, consumer: null)
+    {
+    }
+
+    // holdUntilReleased: items stay counted against BoundedCapacity after their batch is taken, until Release is
+    // called, so an owner can bound everything it holds downstream too. consumer: the target that sources see
+    // in ConsumeMessage/ReserveMessage calls, when this block sits behind a public facade.
+    internal LingerBatchBlock(LingerBatchBlockOptions options, bool holdUntilReleased, ITargetBlock<T>? consumer)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Internal.OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions));
-        ArgumentNullException.ThrowIfNull(options.TimeProvider, "options.TimeProvider");
+        Internal.OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions), nameof(options));
+        if (options.TimeProvider is null)
+        {
+            throw new ArgumentNullException(nameof(options), "LingerBatchBlockOptions.TimeProvider must not be null.");
+        }
 
         _batchSize = options.BatchSize;
+        _holdUntilReleased = holdUntilReleased;
+        _consumer = consumer ?? this;
         _boundedCapacity = options.BoundedCapacity;
         _timeProvider = options.TimeProvider;
         Linger = options.Linger;
@@ -345,7 +361,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
         if (consumeToAccept)
         {
-            T? consumed = source!.ConsumeMessage(messageHeader, this, out bool ok);
+            T? consumed = source!.ConsumeMessage(messageHeader, _consumer, out bool ok);
             bool done;
             lock (_lock)
             {
@@ -450,6 +466,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
         _open![_openCount++] = item;
         _held++;
+        _acceptedCount++;
         return _openCount == _batchSize && CloseOpenBatch();
     }
 
@@ -524,7 +541,11 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     {
         T[] batch = _output.Dequeue();
         _headId++;
-        _held -= batch.Length;
+        if (!_holdUntilReleased)
+        {
+            _held -= batch.Length;
+        }
+
         return batch;
     }
 
@@ -578,9 +599,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         {
             try
             {
-                if (source.ReserveMessage(header, this))
+                if (source.ReserveMessage(header, _consumer))
                 {
-                    source.ReleaseReservation(header, this);
+                    source.ReleaseReservation(header, _consumer);
                 }
             }
             catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
@@ -603,6 +624,30 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
 
         Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).TakePostponedLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+    }
+
+    /// <summary>Gets the number of items accepted so far.</summary>
+    internal long AcceptedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _acceptedCount;
+            }
+        }
+    }
+
+    // In hold mode: the owner reports that items taken earlier no longer occupy capacity.
+    internal void Release(int count)
+    {
+        Debug.Assert(_holdUntilReleased, "Release is only meaningful in hold mode.");
+        lock (_lock)
+        {
+            _held = Math.Max(0, _held - count);
+        }
+
+        StartTakingPostponed();
     }
 
     private bool HasRoom() => _boundedCapacity < 0 || _held < _boundedCapacity;
@@ -631,7 +676,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
             bool consumed;
             try
             {
-                item = next.Key.ConsumeMessage(next.Value, this, out consumed);
+                item = next.Key.ConsumeMessage(next.Value, _consumer, out consumed);
             }
             catch (Exception ex)
             {

@@ -251,12 +251,29 @@ public sealed class RealKafkaBroker : IAsyncDisposable
         }
     }
 
+    // Last resort when the test run ends without DisposeAsync (a teardown that never ran).
     private void OnProcessExit(object? sender, EventArgs e)
     {
         lock (_gate)
         {
-            _kafka?.KillNow();
-            _zooKeeper?.KillNow();
+            foreach (var process in new[] { _kafka, _zooKeeper })
+            {
+                process?.KillNow();
+                process?.WaitForExit(TimeSpan.FromSeconds(5));
+            }
+        }
+
+        try
+        {
+            Directory.Delete(_workDirectory!, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort while the process exits.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Best effort while the process exits.
         }
     }
 
@@ -712,6 +729,8 @@ public sealed class RealKafkaBroker : IAsyncDisposable
         }
 
         public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
+        public void WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
 
         /// <summary>
         /// SIGKILL to the whole tree (guard shell, JVM, watcher), then waits for the exit.

@@ -1,0 +1,669 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using System.Threading.Tasks.Dataflow;
+using DataflowProducer.Diagnostics;
+using DataflowProducer.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DataflowProducer;
+
+/// <summary>
+/// A target block that batches items by count or age and hands the batches to an <see cref="IBatchSink{T}"/>,
+/// accounting for every item it accepts: each is delivered, reported failed, or abandoned and handed back.
+/// </summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+/// <remarks>
+/// <para>
+/// Inside, a <see cref="LingerBatchBlock{T}"/> is linked with <see cref="DataflowLinkOptions.PropagateCompletion"/>
+/// to an <see cref="ActionBlock{TInput}"/> that hands each batch to the sink. After <see cref="Complete"/>, the batch
+/// block emits its last partial batch before it completes, and the action block completes only after handing it
+/// over; only then are the outstanding acknowledgements awaited and the sink flushed. So the final batch cannot be
+/// skipped: completion flows through it.
+/// </para>
+/// <para>
+/// <see cref="IDataflowBlock.Completion"/> succeeds only when every accepted item was delivered and the sink was
+/// flushed. Otherwise it ends faulted with a <see cref="BatchProducerException{T}"/> whose message gives the counts
+/// and which carries the failed and abandoned items. Cancellation, <see cref="IDataflowBlock.Fault"/>, a sink that
+/// throws, or a drain that outlasts <see cref="BatchProducerOptions.DrainTimeout"/> abort the pipeline: everything
+/// not delivered is abandoned, handed to <see cref="BatchProducerCallbacks{T}.ItemsAbandoned"/>, and
+/// posters waiting for room are released (their <c>SendAsync</c> returns false).
+/// </para>
+/// </remarks>
+[DebuggerDisplay("{DebuggerDisplay,nq}")]
+public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
+{
+    // Concurrency: items enter through the batch block, which bounds them with its own lock (in hold mode, so
+    // capacity is returned only when an item's outcome is known). The action block hands batches to the sink one at
+    // a time (MaxDegreeOfParallelism 1, BoundedCapacity 1, so at most one batch sits in it); a semaphore limits
+    // acknowledgements pending at once; a single reporter loop reads pending batches in order, so outcomes and
+    // callbacks are reported in order. Counters are Interlocked. Whoever takes a batch out of an unknown state
+    // (reporter or abort) does so with an Interlocked exchange, so no item is counted twice.
+    private readonly IBatchSink<T> _sink;
+    private readonly BatchProducerOptions _options;
+    private readonly BatchProducerCallbacks<T>? _callbacks;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly LingerBatchBlock<T> _batcher;
+    private readonly ActionBlock<T[]> _producer;
+    private readonly IDisposable _link;
+    private readonly SemaphoreSlim _window;
+    private readonly Channel<PendingBatch> _pending = Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenRegistration _userCancellation;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Func<IAsyncDisposable?>? _ownedResource;
+    private readonly object _handBackLock = new();
+    private readonly List<T> _abandonedItems = [];
+    private readonly List<KeyValuePair<T, Exception>> _failedItems = [];
+
+    private long _batchSequence;
+    private long _batches;
+    private long _delivered;
+    private long _failed;
+    private long _abandoned;
+    private long _inFlight;
+    private int _completeRequested;
+    // 0 running, Aborted, or FinishedCleanly: whichever of Abort and the clean finish comes first wins.
+    private int _state;
+    private readonly TaskCompletionSource _aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _abortReason;
+    private Exception? _firstFailure;
+    private PendingBatch? _accepting;
+    private CancellationTokenSource? _drainTimeout;
+
+    /// <summary>Initializes a new pipeline over a sink.</summary>
+    /// <param name="sink">Where batches go. The block does not dispose it.</param>
+    /// <param name="options">The options; copied. Null for the defaults.</param>
+    /// <param name="callbacks">Where failed and abandoned items are handed back; null to rely on the completion exception.</param>
+    /// <param name="logger">The logger; null for none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="sink"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it and its value.</exception>
+    public BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options = null, BatchProducerCallbacks<T>? callbacks = null, ILogger<BatchProducerBlock<T>>? logger = null)
+        : this(sink, options, callbacks, (ILogger?)logger, ownedResource: null)
+    {
+    }
+
+    // ownedResource: disposed after the pipeline finishes, for sinks the library built on the caller's behalf.
+    internal BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options, BatchProducerCallbacks<T>? callbacks, ILogger? logger, Func<IAsyncDisposable?>? ownedResource)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        options = (options ?? new BatchProducerOptions()).Clone();
+        Validate(options);
+
+        _sink = sink;
+        _options = options;
+        _callbacks = callbacks is null ? null : new BatchProducerCallbacks<T> { ItemFailed = callbacks.ItemFailed, ItemsAbandoned = callbacks.ItemsAbandoned };
+        _logger = logger ?? NullLogger.Instance;
+        _timeProvider = options.TimeProvider;
+        _ownedResource = ownedResource;
+        _window = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+
+        _batcher = new LingerBatchBlock<T>(
+            new LingerBatchBlockOptions
+            {
+                BatchSize = options.BatchSize,
+                Linger = options.Linger,
+                BoundedCapacity = options.BoundedCapacity,
+                TimeProvider = options.TimeProvider,
+            },
+            holdUntilReleased: true,
+            consumer: this);
+        _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });
+        _link = _batcher.LinkTo(_producer, new DataflowLinkOptions { PropagateCompletion = true });
+
+        if (options.CancellationToken.CanBeCanceled)
+        {
+            _userCancellation = options.CancellationToken.UnsafeRegister(
+                static state => ((BatchProducerBlock<T>)state!).Abort(new OperationCanceledException("The pipeline's cancellation token was canceled."), "canceled"),
+                this);
+        }
+
+        _ = RunAsync();
+    }
+
+    /// <inheritdoc />
+    public Task Completion => _completion.Task;
+
+    private string DebuggerDisplay
+    {
+        get
+        {
+            BatchProducerStatistics s = GetStatistics();
+            return $"Accepted = {s.Accepted}, Delivered = {s.Delivered}, Failed = {s.Failed}, Abandoned = {s.Abandoned}, InFlight = {s.InFlight}";
+        }
+    }
+
+    /// <summary>Returns a snapshot of the counts.</summary>
+    /// <returns>The counts now. See <see cref="BatchProducerStatistics"/> for the invariants they keep.</returns>
+    public BatchProducerStatistics GetStatistics()
+    {
+        // Read outcomes before Accepted so a concurrent acceptance can only make Accepted larger, never smaller than
+        // the sum (the invariant Accepted >= Delivered + Failed + Abandoned + InFlight holds for every snapshot).
+        long delivered = Interlocked.Read(ref _delivered);
+        long failed = Interlocked.Read(ref _failed);
+        long abandoned = Interlocked.Read(ref _abandoned);
+        long inFlight = Interlocked.Read(ref _inFlight);
+        long batches = Interlocked.Read(ref _batches);
+        return new BatchProducerStatistics(_batcher.AcceptedCount, batches, delivered, failed, abandoned, inFlight);
+    }
+
+    /// <summary>Stops accepting items and drains: the open batch is sent at once, every outcome awaited, the sink
+    /// flushed, all within <see cref="BatchProducerOptions.DrainTimeout"/>. Calling it again does nothing.</summary>
+    public void Complete()
+    {
+        if (Interlocked.Exchange(ref _completeRequested, 1) != 0)
+        {
+            return;
+        }
+
+        BatchProducerStatistics s = GetStatistics();
+        Log.DrainStarted(_logger, s.Accepted, s.Delivered, s.InFlight, _options.DrainTimeout);
+        if (_options.DrainTimeout != Timeout.InfiniteTimeSpan)
+        {
+            var timeout = new CancellationTokenSource(_options.DrainTimeout, _timeProvider);
+            timeout.Token.UnsafeRegister(
+                static state => ((BatchProducerBlock<T>)state!).Abort(new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The drain did not finish within the drain timeout ({((BatchProducerBlock<T>)state!)._options.DrainTimeout}).")), "drain timeout"),
+                this);
+            Volatile.Write(ref _drainTimeout, timeout);
+        }
+
+        _batcher.Complete();
+    }
+
+    /// <summary>Completes the block and waits for the drain (bounded by <see cref="BatchProducerOptions.DrainTimeout"/>).
+    /// Does not throw for undelivered items: they are handed back through the callbacks and
+    /// <see cref="IDataflowBlock.Completion"/> holds the exception with the counts.</summary>
+    /// <returns>A task that completes when the pipeline has finished.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        Complete();
+        try
+        {
+            await Completion.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is BatchProducerException or OperationCanceledException)
+        {
+            // Reported through the callbacks, the log, and Completion.
+        }
+    }
+
+    void IDataflowBlock.Fault(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        Abort(exception, "faulted by the caller");
+    }
+
+    DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept) =>
+        ((ITargetBlock<T>)_batcher).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+
+    /// <inheritdoc />
+    public override string ToString() => $"{nameof(BatchProducerBlock<T>)}<{typeof(T).Name}>";
+
+    private static void Validate(BatchProducerOptions options)
+    {
+        const string Name = nameof(BatchProducerOptions);
+        OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, Name, nameof(options));
+        if (options.MaxInFlightBatches < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxInFlightBatches, $"{Name}.MaxInFlightBatches must be at least 1, but was {OptionsValidation.Format(options.MaxInFlightBatches)}.");
+        }
+
+        if (options.DrainTimeout != Timeout.InfiniteTimeSpan && options.DrainTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.DrainTimeout, $"{Name}.DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was {options.DrainTimeout}.");
+        }
+
+        if (!Enum.IsDefined(options.FailurePolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.FailurePolicy, $"{Name}.FailurePolicy must be ReportAndContinue or FaultPipeline, but was {options.FailurePolicy}.");
+        }
+
+        if (options.TimeProvider is null)
+        {
+            throw new ArgumentNullException(nameof(options), $"{Name}.TimeProvider must not be null.");
+        }
+    }
+
+    // The action block's delegate: hand one batch to the sink. Never throws; a failure aborts the pipeline.
+    private async Task AcceptBatchAsync(T[] batch)
+    {
+        var pending = new PendingBatch(batch, Interlocked.Increment(ref _batchSequence));
+        if (IsAborted)
+        {
+            if (pending.TryClaim())
+            {
+                Abandon(batch, AbortReason);
+            }
+
+            return;
+        }
+
+        Volatile.Write(ref _accepting, pending);
+        bool windowTaken = false;
+        try
+        {
+            await _window.WaitAsync(_abort.Token).ConfigureAwait(false);
+            windowTaken = true;
+            Interlocked.Add(ref _inFlight, batch.Length);
+            pending.InFlight = true;
+            pending.Acknowledgement = await _sink.AcceptAsync(batch, _abort.Token).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("The sink returned a null acknowledgement task.");
+            Interlocked.Increment(ref _batches);
+            Log.BatchAccepted(_logger, pending.Number, batch.Length);
+            pending.WindowTaken = true;
+            Volatile.Write(ref _accepting, null);
+            _pending.Writer.TryWrite(pending);
+        }
+        catch (Exception ex)
+        {
+            Volatile.Write(ref _accepting, null);
+            if (windowTaken && !pending.WindowTaken)
+            {
+                _window.Release();
+            }
+
+            bool abortedByUs = ex is OperationCanceledException && _abort.IsCancellationRequested;
+            if (!abortedByUs)
+            {
+                Log.SinkFailed(_logger, ex, pending.Number);
+            }
+
+            Exception reason = abortedByUs ? AbortReason : ex;
+            if (pending.TryClaim())
+            {
+                if (pending.InFlight)
+                {
+                    Interlocked.Add(ref _inFlight, -batch.Length);
+                }
+
+                Abandon(batch, reason);
+            }
+
+            if (!abortedByUs)
+            {
+                Abort(ex, "the sink threw while accepting a batch");
+            }
+        }
+    }
+
+    private const int Aborted = 1;
+    private const int FinishedCleanly = 2;
+
+    // How long an aborting pipeline waits for the sink's last zero-timeout flush.
+    private static readonly TimeSpan FinalFlushBound = TimeSpan.FromSeconds(5);
+
+    private bool IsAborted => Volatile.Read(ref _state) == Aborted;
+
+    private Exception AbortReason => Volatile.Read(ref _abortReason) ?? new OperationCanceledException("The pipeline was aborted.");
+
+    // Runs for the block's whole life: reports outcomes in order, then finishes the block.
+    private async Task RunAsync()
+    {
+        Task reporter = ReportOutcomesAsync();
+        try
+        {
+            await Task.WhenAny(_producer.Completion, _aborted.Task).ConfigureAwait(false);
+            if (!_producer.Completion.IsCompleted && Volatile.Read(ref _accepting) is null)
+            {
+                // Aborted while the action block still holds a batch it has not started on: its delegate sees the
+                // abort and hands the batch back at once. A batch stuck inside a sink that ignores cancellation is
+                // not waited for; FinishAsync abandons it.
+                await _producer.Completion.ConfigureAwait(false);
+            }
+            else if (_producer.Completion.IsFaulted)
+            {
+                await _producer.Completion.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The delegate never throws, so this is an internal error: abort (Abort keeps the first reason only).
+            Abort(ex, "the produce stage faulted");
+        }
+
+        _pending.Writer.TryComplete();
+        await reporter.ConfigureAwait(false);
+
+        if (!IsAborted)
+        {
+            await FlushAsync().ConfigureAwait(false);
+        }
+
+        await FinishAsync().ConfigureAwait(false);
+    }
+
+    private async Task FlushAsync()
+    {
+        TimeSpan remaining = RemainingDrainTime();
+        try
+        {
+            await _sink.FlushAsync(remaining, _abort.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!(ex is OperationCanceledException && _abort.IsCancellationRequested))
+        {
+            Log.FlushFailed(_logger, ex);
+            Abort(ex, "the sink's flush failed");
+        }
+        catch (OperationCanceledException)
+        {
+            // Aborted during the flush: FinishAsync abandons what is left.
+        }
+    }
+
+    private TimeSpan RemainingDrainTime()
+    {
+        if (_options.DrainTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+
+        // The drain timer aborts the pipeline when it fires; until then the flush may use what is left of it. The
+        // timer's own due time is not exposed, so the whole timeout is passed and the timer stays the authority.
+        return _options.DrainTimeout;
+    }
+
+    private async Task ReportOutcomesAsync()
+    {
+        ChannelReader<PendingBatch> reader = _pending.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
+            {
+                while (reader.TryPeek(out PendingBatch? pending))
+                {
+                    BatchResult result;
+                    try
+                    {
+                        result = await pending.Acknowledgement!.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (!(ex is OperationCanceledException && _abort.IsCancellationRequested))
+                    {
+                        // The acknowledgement itself faulted: every item of the batch failed with that error.
+                        result = FailAll(pending.Batch.Length, ex);
+                    }
+
+                    reader.TryRead(out _);
+                    Report(pending, result);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // Aborted: whatever is still pending is settled by FinishAsync.
+        }
+    }
+
+    private static BatchResult FailAll(int count, Exception error)
+    {
+        var failures = new BatchItemError[count];
+        for (int i = 0; i < count; i++)
+        {
+            failures[i] = new BatchItemError(i, error);
+        }
+
+        return BatchResult.Create(failures);
+    }
+
+    private void Report(PendingBatch pending, BatchResult result)
+    {
+        if (!pending.TryClaim())
+        {
+            return;
+        }
+
+        T[] batch = pending.Batch;
+        int failed = 0;
+        int abandoned = 0;
+        try
+        {
+            if (result.Failed.Count == 0 && result.Abandoned.Count == 0)
+            {
+                Interlocked.Add(ref _delivered, batch.Length);
+                return;
+            }
+
+            foreach (BatchItemError failure in result.Failed)
+            {
+                if ((uint)failure.Index >= (uint)batch.Length)
+                {
+                    continue;
+                }
+
+                failed++;
+                Log.ItemFailed(_logger, failure.Error, pending.Number, failure.Index);
+                Interlocked.CompareExchange(ref _firstFailure, failure.Error, null);
+                lock (_handBackLock)
+                {
+                    _failedItems.Add(new(batch[failure.Index], failure.Error));
+                }
+
+                Interlocked.Increment(ref _failed);
+                Invoke(_callbacks?.ItemFailed, batch[failure.Index], failure.Error);
+            }
+
+            List<T>? lost = null;
+            foreach (int index in result.Abandoned)
+            {
+                if ((uint)index < (uint)batch.Length)
+                {
+                    (lost ??= []).Add(batch[index]);
+                }
+            }
+
+            if (lost is not null)
+            {
+                abandoned = lost.Count;
+                Abandon(lost, new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
+            }
+
+            // Items neither failed nor abandoned were delivered. Out-of-range indexes are ignored, so a faulty sink
+            // cannot make the counts disagree.
+            Interlocked.Add(ref _delivered, batch.Length - failed - abandoned);
+        }
+        finally
+        {
+            Interlocked.Add(ref _inFlight, -batch.Length);
+            _batcher.Release(batch.Length);
+            _window.Release();
+            Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
+        }
+
+        if (failed > 0 && _options.FailurePolicy == FailurePolicy.FaultPipeline)
+        {
+            Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _firstFailure), "an item failed under FailurePolicy.FaultPipeline");
+        }
+    }
+
+    private void Abort(Exception reason, string why)
+    {
+        if (Interlocked.CompareExchange(ref _state, Aborted, 0) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _abortReason, reason);
+        Log.PipelineAborted(_logger, reason, why);
+        _abort.Cancel();
+        _aborted.TrySetResult();
+
+        // The batch block drops what it holds and releases posters waiting for room. It is unlinked first so the
+        // fault does not reach the action block, which would drop the batch it holds instead of handing it back.
+        _link.Dispose();
+        ((IDataflowBlock)_batcher).Fault(reason);
+        _producer.Complete();
+    }
+
+    private async Task FinishAsync()
+    {
+        bool aborted = Interlocked.CompareExchange(ref _state, FinishedCleanly, 0) == Aborted;
+        if (aborted)
+        {
+            Exception reason = AbortReason;
+
+            // Give the sink a last chance to settle what it knows, item by item, before whole batches are abandoned.
+            try
+            {
+                await _sink.FlushAsync(TimeSpan.Zero, CancellationToken.None).WaitAsync(FinalFlushBound, _timeProvider).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.FlushFailed(_logger, ex);
+            }
+
+            // What the batch block held: never batched to the sink.
+            try
+            {
+                await _batcher.Completion.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Faulted by Abort: expected.
+            }
+
+            IReadOnlyList<T> dropped = _batcher.DroppedItems;
+            if (dropped.Count > 0)
+            {
+                Abandon(dropped, reason);
+            }
+
+            // A batch the sink was still accepting when the abort came (a sink that ignores cancellation).
+            PendingBatch? accepting = Interlocked.Exchange(ref _accepting, null);
+            if (accepting is not null && accepting.TryClaim())
+            {
+                if (accepting.InFlight)
+                {
+                    Interlocked.Add(ref _inFlight, -accepting.Batch.Length);
+                }
+
+                Abandon(accepting.Batch, reason);
+            }
+
+            // Batches accepted by the sink whose acknowledgement did not come in time.
+            while (_pending.Reader.TryRead(out PendingBatch? pending))
+            {
+                if (pending.Acknowledgement is { IsCompletedSuccessfully: true } ack)
+                {
+                    Report(pending, ack.Result);
+                }
+                else if (pending.TryClaim())
+                {
+                    Interlocked.Add(ref _inFlight, -pending.Batch.Length);
+                    Abandon(pending.Batch, reason);
+                }
+            }
+        }
+
+        BatchProducerStatistics s = GetStatistics();
+        Log.DrainCompleted(_logger, s.Accepted, s.Delivered, s.Failed, s.Abandoned, s.Batches);
+
+        if (_ownedResource?.Invoke() is { } owned)
+        {
+            try
+            {
+                await owned.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.FlushFailed(_logger, ex);
+            }
+        }
+
+        _userCancellation.Dispose();
+        Volatile.Read(ref _drainTimeout)?.Dispose();
+
+        if (s.Failed == 0 && s.Abandoned == 0 && !aborted)
+        {
+            _completion.TrySetResult();
+            return;
+        }
+
+        if (s.Failed == 0 && s.Abandoned == 0 && AbortReason is OperationCanceledException)
+        {
+            _completion.TrySetCanceled();
+            return;
+        }
+
+        KeyValuePair<T, Exception>[] failedItems;
+        T[] abandonedItems;
+        lock (_handBackLock)
+        {
+            failedItems = [.. _failedItems];
+            abandonedItems = [.. _abandonedItems];
+        }
+
+        string message = string.Create(
+            CultureInfo.InvariantCulture,
+            $"Not every item was delivered: {s.Accepted} accepted, {s.Delivered} delivered, {s.Failed} failed, {s.Abandoned} abandoned ({s.Batches} batches).");
+        if (aborted)
+        {
+            message += " " + AbortReason.Message;
+        }
+
+        Exception? inner = aborted ? AbortReason : _firstFailure;
+        _completion.TrySetException(new BatchProducerException<T>(message, inner, failedItems, abandonedItems) { Statistics = s });
+    }
+
+    private void Abandon(IReadOnlyList<T> items, Exception reason)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        lock (_handBackLock)
+        {
+            _abandonedItems.AddRange(items);
+        }
+
+        Interlocked.Add(ref _abandoned, items.Count);
+        Log.ItemsAbandoned(_logger, items.Count, reason.Message);
+        if (_callbacks?.ItemsAbandoned is { } callback)
+        {
+            try
+            {
+                callback(items, reason);
+            }
+            catch (Exception ex)
+            {
+                Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemsAbandoned));
+            }
+        }
+    }
+
+    private void Invoke(Action<T, Exception>? callback, T item, Exception error)
+    {
+        if (callback is null)
+        {
+            return;
+        }
+
+        try
+        {
+            callback(item, error);
+        }
+        catch (Exception ex)
+        {
+            Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemFailed));
+        }
+    }
+
+    private sealed class PendingBatch(T[] batch, long number)
+    {
+        private int _claimed;
+
+        public T[] Batch { get; } = batch;
+
+        public long Number { get; } = number;
+
+        public Task<BatchResult>? Acknowledgement { get; set; }
+
+        public bool InFlight { get; set; }
+
+        public bool WindowTaken { get; set; }
+
+        // The first to claim a batch decides its items' outcome; everybody else leaves it alone.
+        public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+    }
+}

@@ -1,0 +1,18 @@
+namespace DataflowProducer;
+
+/// <summary>How a <see cref="BatchProducerBlock{T}"/> hands items back: each failed item once, with its error, and
+/// every abandoned item once.</summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+/// <remarks>Callbacks run on the pipeline's own threads, one at a time and in acknowledgement order. They should
+/// return quickly; an exception thrown by a callback is logged and does not stop the pipeline.</remarks>
+public sealed class BatchProducerCallbacks<T>
+{
+    /// <summary>Gets or sets the callback for an item the sink reported failed, with the error.</summary>
+    /// <value>The default is null: failures are still counted, logged, and summarized by the completion exception.</value>
+    public Action<T, Exception>? ItemFailed { get; set; }
+
+    /// <summary>Gets or sets the callback for items the pipeline will never deliver (aborted, drain timed out, sink
+    /// broken), with the reason. Called once per group of items, in acceptance order within the group.</summary>
+    /// <value>The default is null: the items are still on <see cref="BatchProducerException{T}.AbandonedItems"/>.</value>
+    public Action<IReadOnlyList<T>, Exception>? ItemsAbandoned { get; set; }
+}

@@ -1,0 +1,65 @@
+using System.Threading.Tasks.Dataflow;
+
+namespace DataflowProducer;
+
+/// <summary>
+/// Options for <see cref="BatchProducerBlock{T}"/>. The block copies them when it is constructed, so later changes
+/// to an instance do not affect blocks already built from it.
+/// </summary>
+public sealed class BatchProducerOptions
+{
+    /// <summary>The default for <see cref="BatchSize"/>: 1000 items.</summary>
+    public const int DefaultBatchSize = 1000;
+
+    /// <summary>The default for <see cref="BoundedCapacity"/>: 100,000 items.</summary>
+    public const int DefaultBoundedCapacity = 100_000;
+
+    /// <summary>The default for <see cref="MaxInFlightBatches"/>: 8 batches.</summary>
+    public const int DefaultMaxInFlightBatches = 8;
+
+    /// <summary>The default for <see cref="Linger"/>: 50 milliseconds.</summary>
+    public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The default for <see cref="DrainTimeout"/>: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets the largest number of items in one batch.</summary>
+    /// <value>At least 1. The default is <see cref="DefaultBatchSize"/> (1000).</value>
+    public int BatchSize { get; set; } = DefaultBatchSize;
+
+    /// <summary>Gets or sets the longest time the oldest item of the open batch waits before the batch is sent
+    /// (Kafka's <c>linger.ms</c>: measured from the first item of the batch, never extended).</summary>
+    /// <value>Greater than zero, or <see cref="Timeout.InfiniteTimeSpan"/> for count-only batching.
+    /// The default is <see cref="DefaultLinger"/> (50 ms).</value>
+    public TimeSpan Linger { get; set; } = DefaultLinger;
+
+    /// <summary>Gets or sets the most items held at once over the whole pipeline: accepted items whose outcome is not
+    /// yet known, whether they are being batched, waiting for the sink, or in flight.</summary>
+    /// <value>At least <see cref="BatchSize"/>, or <see cref="DataflowBlockOptions.Unbounded"/> (-1).
+    /// The default is <see cref="DefaultBoundedCapacity"/> (100,000).</value>
+    /// <remarks>When full, <c>SendAsync</c> waits and <c>Post</c> returns false.</remarks>
+    public int BoundedCapacity { get; set; } = DefaultBoundedCapacity;
+
+    /// <summary>Gets or sets how many batches may be accepted by the sink and not yet acknowledged.</summary>
+    /// <value>At least 1. The default is <see cref="DefaultMaxInFlightBatches"/> (8).</value>
+    public int MaxInFlightBatches { get; set; } = DefaultMaxInFlightBatches;
+
+    /// <summary>Gets or sets how long, after <c>Complete()</c> or <c>DisposeAsync()</c>, the pipeline may take to
+    /// deliver what it holds and flush the sink. What is still unknown then is abandoned and handed back.</summary>
+    /// <value>Zero or more, or <see cref="Timeout.InfiniteTimeSpan"/>. The default is <see cref="DefaultDrainTimeout"/> (30 s).</value>
+    public TimeSpan DrainTimeout { get; set; } = DefaultDrainTimeout;
+
+    /// <summary>Gets or sets what happens when an item fails.</summary>
+    /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
+    public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
+
+    /// <summary>Gets or sets a token that aborts the pipeline: what is not yet delivered is abandoned and handed back.</summary>
+    /// <value>The default is <see cref="CancellationToken.None"/>.</value>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>Gets or sets the clock for <see cref="Linger"/> and <see cref="DrainTimeout"/>.</summary>
+    /// <value>The default is <see cref="TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    internal BatchProducerOptions Clone() => (BatchProducerOptions)MemberwiseClone();
+}
