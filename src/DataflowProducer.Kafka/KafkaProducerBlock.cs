@@ -1,0 +1,74 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace DataflowProducer.Kafka;
+
+/// <summary>One call to get a Kafka producer block: a <see cref="BatchProducerBlock{T}"/> over a
+/// <see cref="KafkaBatchSink{TKey, TValue}"/>.</summary>
+public static class KafkaProducerBlock
+{
+    /// <summary>Creates a producer block that builds and owns its Kafka producer; the producer is disposed when the
+    /// block's completion has run (after the final batch, the outstanding deliveries and the flush).</summary>
+    /// <typeparam name="TKey">The key type.</typeparam>
+    /// <typeparam name="TValue">The value type.</typeparam>
+    /// <param name="config">The client configuration (see <see cref="KafkaBatchSink{TKey, TValue}(ProducerConfig, KafkaSinkOptions{TKey, TValue}?, ILogger?)"/>).</param>
+    /// <param name="sinkOptions">The default topic and serializers; null for the defaults.</param>
+    /// <param name="options">Batching, capacity, in-flight window, drain timeout and failure policy; null for the defaults.</param>
+    /// <param name="callbacks">Where failed and abandoned records are handed back; null to rely on the completion exception.</param>
+    /// <param name="loggerFactory">Creates the loggers of the block and the sink; null for none.</param>
+    /// <returns>The block: post or link records to it, then <c>Complete()</c> and await its <c>Completion</c>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option or the configuration is invalid; the message names it.</exception>
+    public static BatchProducerBlock<KafkaRecord<TKey, TValue>> Create<TKey, TValue>(
+        ProducerConfig config,
+        KafkaSinkOptions<TKey, TValue>? sinkOptions = null,
+        BatchProducerOptions? options = null,
+        BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ValidateFirst(options);
+        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, loggerFactory?.CreateLogger<KafkaBatchSink<TKey, TValue>>());
+        try
+        {
+            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(), () => sink);
+        }
+        catch
+        {
+            sink.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates a producer block over an existing producer, which the block never disposes.</summary>
+    /// <typeparam name="TKey">The key type.</typeparam>
+    /// <typeparam name="TValue">The value type.</typeparam>
+    /// <param name="producer">The producer; its serializers must be synchronous.</param>
+    /// <param name="sinkOptions">The default topic; null for none (every record then names its topic).</param>
+    /// <param name="options">Batching, capacity, in-flight window, drain timeout and failure policy; null for the defaults.</param>
+    /// <param name="callbacks">Where failed and abandoned records are handed back; null to rely on the completion exception.</param>
+    /// <param name="loggerFactory">Creates the loggers of the block and the sink; null for none.</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="producer"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static BatchProducerBlock<KafkaRecord<TKey, TValue>> Create<TKey, TValue>(
+        IProducer<TKey, TValue> producer,
+        KafkaSinkOptions<TKey, TValue>? sinkOptions = null,
+        BatchProducerOptions? options = null,
+        BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(producer);
+        var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, loggerFactory?.CreateLogger<KafkaBatchSink<TKey, TValue>>(), options?.TimeProvider);
+        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>());
+    }
+
+    // Bad pipeline options must fail before a producer (and its threads and connections) is started.
+    private static void ValidateFirst(BatchProducerOptions? options)
+    {
+        if (options is not null)
+        {
+            BatchProducerBlock<object>.ValidateOptions(options);
+        }
+    }
+}

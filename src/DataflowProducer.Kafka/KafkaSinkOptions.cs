@@ -1,0 +1,41 @@
+using Confluent.Kafka;
+
+namespace DataflowProducer.Kafka;
+
+/// <summary>Options for <see cref="KafkaBatchSink{TKey, TValue}"/>. Copied when the sink is built.</summary>
+/// <typeparam name="TKey">The key type.</typeparam>
+/// <typeparam name="TValue">The value type.</typeparam>
+public sealed class KafkaSinkOptions<TKey, TValue>
+{
+    /// <summary>The default for <see cref="QueueFullRetryInterval"/>: 100 milliseconds.</summary>
+    public static readonly TimeSpan DefaultQueueFullRetryInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Gets or sets the topic for records whose <see cref="KafkaRecord{TKey, TValue}.Topic"/> is null.</summary>
+    /// <value>The default is null: every record must name its topic, or it fails.</value>
+    public string? DefaultTopic { get; set; }
+
+    /// <summary>Gets or sets the key serializer used when the sink builds its producer.</summary>
+    /// <value>The default is null: Confluent's serializer for <typeparamref name="TKey"/>.</value>
+    public ISerializer<TKey>? KeySerializer { get; set; }
+
+    /// <summary>Gets or sets the value serializer used when the sink builds its producer.</summary>
+    /// <value>The default is null: Confluent's serializer for <typeparamref name="TValue"/>.</value>
+    public ISerializer<TValue>? ValueSerializer { get; set; }
+
+    /// <summary>Gets or sets an asynchronous key serializer (for example a Schema Registry serializer), used when the
+    /// sink builds its producer. Takes precedence over <see cref="KeySerializer"/>.</summary>
+    /// <value>The default is null.</value>
+    public IAsyncSerializer<TKey>? AsyncKeySerializer { get; set; }
+
+    /// <summary>Gets or sets an asynchronous value serializer (for example a Schema Registry serializer), used when the
+    /// sink builds its producer. Takes precedence over <see cref="ValueSerializer"/>.</summary>
+    /// <value>The default is null.</value>
+    public IAsyncSerializer<TValue>? AsyncValueSerializer { get; set; }
+
+    /// <summary>Gets or sets how long the sink waits, at most, before retrying a message the client refused with
+    /// <c>Local_QueueFull</c>. A delivery report that frees room ends the wait earlier.</summary>
+    /// <value>Greater than zero. The default is <see cref="DefaultQueueFullRetryInterval"/> (100 ms).</value>
+    public TimeSpan QueueFullRetryInterval { get; set; } = DefaultQueueFullRetryInterval;
+
+    internal KafkaSinkOptions<TKey, TValue> Clone() => (KafkaSinkOptions<TKey, TValue>)MemberwiseClone();
+}
