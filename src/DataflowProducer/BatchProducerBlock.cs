@@ -201,6 +201,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => $"{nameof(BatchProducerBlock<T>)}<{typeof(T).Name}>";
 
+    // Lets a factory check options before it builds anything expensive (a Kafka producer) for the block.
+    internal static void ValidateOptions(BatchProducerOptions options) => Validate(options);
+
     private static void Validate(BatchProducerOptions options)
     {
         const string Name = nameof(BatchProducerOptions);
