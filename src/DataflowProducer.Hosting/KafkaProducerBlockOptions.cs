@@ -1,0 +1,104 @@
+using System.ComponentModel.DataAnnotations;
+using Confluent.Kafka;
+using DataflowProducer.Kafka;
+
+namespace DataflowProducer.Hosting;
+
+/// <summary>Options of a Kafka producer block registered with
+/// <see cref="KafkaProducerBlockServiceCollectionExtensions"/>: the pipeline's settings plus the client configuration,
+/// bindable from an <c>IConfiguration</c> section and validated when the host starts.</summary>
+/// <remarks>
+/// A configuration section looks like this (the <c>Producer</c> keys are librdkafka's own property names):
+/// <code>
+/// "Orders": {
+///   "DefaultTopic": "orders",
+///   "BatchSize": 500,
+///   "Linger": "00:00:00.020",
+///   "DrainTimeout": "00:00:20",
+///   "Producer": { "bootstrap.servers": "kafka-1:9092", "acks": "all" }
+/// }
+/// </code>
+/// </remarks>
+public sealed class KafkaProducerBlockOptions : IValidatableObject
+{
+    /// <summary>Gets or sets the topic for records that do not name one.</summary>
+    /// <value>The default is null: every record must name its topic.</value>
+    public string? DefaultTopic { get; set; }
+
+    /// <summary>Gets or sets the largest number of records in one batch.</summary>
+    /// <value>At least 1. The default is <see cref="BatchProducerOptions.DefaultBatchSize"/> (1000).</value>
+    [Range(1, int.MaxValue)]
+    public int BatchSize { get; set; } = BatchProducerOptions.DefaultBatchSize;
+
+    /// <summary>Gets or sets the maximum age of the oldest record of the open batch.</summary>
+    /// <value>Greater than zero, or -00:00:00.001 (infinite) for count-only batching. The default is 50 ms.</value>
+    public TimeSpan Linger { get; set; } = BatchProducerOptions.DefaultLinger;
+
+    /// <summary>Gets or sets the most records held by the pipeline at once.</summary>
+    /// <value>At least <see cref="BatchSize"/>, or -1 for unbounded. The default is 100,000.</value>
+    public int BoundedCapacity { get; set; } = BatchProducerOptions.DefaultBoundedCapacity;
+
+    /// <summary>Gets or sets how many batches may be awaiting acknowledgement at once.</summary>
+    /// <value>At least 1. The default is 8.</value>
+    [Range(1, int.MaxValue)]
+    public int MaxInFlightBatches { get; set; } = BatchProducerOptions.DefaultMaxInFlightBatches;
+
+    /// <summary>Gets or sets how long the drain may take on shutdown, on top of which the host's own shutdown timeout
+    /// applies (whichever ends first).</summary>
+    /// <value>Zero or more, or infinite. The default is 30 s.</value>
+    public TimeSpan DrainTimeout { get; set; } = BatchProducerOptions.DefaultDrainTimeout;
+
+    /// <summary>Gets or sets what happens when a record fails.</summary>
+    /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
+    public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
+
+    /// <summary>Gets the client configuration: librdkafka property names and values (for example
+    /// <c>bootstrap.servers</c>). Values are never logged.</summary>
+    /// <value>Must contain <c>bootstrap.servers</c>.</value>
+    public Dictionary<string, string> Producer { get; } = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Producer.TryGetValue("bootstrap.servers", out string? servers) || string.IsNullOrWhiteSpace(servers))
+        {
+            yield return new ValidationResult("Producer must set bootstrap.servers.", [nameof(Producer)]);
+        }
+
+        if (DefaultTopic is { Length: 0 })
+        {
+            yield return new ValidationResult("DefaultTopic must be null or a topic name, but was an empty string.", [nameof(DefaultTopic)]);
+        }
+
+        string? error = null;
+        try
+        {
+            BatchProducerBlock<object>.ValidateOptions(ToBatchProducerOptions(TimeProvider.System));
+        }
+        catch (ArgumentException ex)
+        {
+            // The core's message names the setting and its value; drop the parameter-name suffix for readability.
+            error = ex is ArgumentOutOfRangeException range ? range.Message.Split(Environment.NewLine)[0] : ex.Message;
+        }
+
+        if (error is not null)
+        {
+            yield return new ValidationResult(error.Replace("BatchProducerOptions.", string.Empty, StringComparison.Ordinal));
+        }
+    }
+
+    internal BatchProducerOptions ToBatchProducerOptions(TimeProvider timeProvider) => new()
+    {
+        BatchSize = BatchSize,
+        Linger = Linger,
+        BoundedCapacity = BoundedCapacity,
+        MaxInFlightBatches = MaxInFlightBatches,
+        DrainTimeout = DrainTimeout,
+        FailurePolicy = FailurePolicy,
+        TimeProvider = timeProvider,
+    };
+
+    internal ProducerConfig ToProducerConfig() => new(new Dictionary<string, string>(Producer, StringComparer.Ordinal));
+
+    internal KafkaSinkOptions<TKey, TValue> ToSinkOptions<TKey, TValue>() => new() { DefaultTopic = DefaultTopic };
+}

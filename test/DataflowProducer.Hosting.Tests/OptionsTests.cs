@@ -1,0 +1,112 @@
+using System.Text;
+using System.Threading.Tasks.Dataflow;
+using DataflowProducer.Kafka;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace DataflowProducer.Hosting.Tests;
+
+public class OptionsTests
+{
+    [TestCase("BatchSize", "0", "BatchSize")]
+    [TestCase("MaxInFlightBatches", "0", "MaxInFlightBatches")]
+    [TestCase("BoundedCapacity", "10", "BoundedCapacity")]
+    [TestCase("Linger", "00:00:00", "Linger")]
+    [TestCase("DrainTimeout", "-00:00:05", "DrainTimeout")]
+    [CancelAfter(30_000)]
+    public void StartAsync_BadSetting_FailsNamingTheSetting(string key, string value, string named, CancellationToken ct)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Kafka:Orders:Producer:bootstrap.servers"] = "127.0.0.1:1",
+            ["Kafka:Orders:BatchSize"] = "100",
+            [$"Kafka:Orders:{key}"] = value,
+        };
+        using IHost host = BuildHost(settings);
+
+        var error = Assert.ThrowsAsync<OptionsValidationException>(async () => await host.StartAsync(ct));
+        Assert.That(error!.Message, Does.Contain(named));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public void StartAsync_NoBootstrapServers_FailsNamingIt(CancellationToken ct)
+    {
+        using IHost host = BuildHost(new Dictionary<string, string?> { ["Kafka:Orders:BatchSize"] = "100" });
+
+        var error = Assert.ThrowsAsync<OptionsValidationException>(async () => await host.StartAsync(ct));
+        Assert.That(error!.Message, Does.Contain("bootstrap.servers"));
+    }
+
+    [Test]
+    public void Bind_JsonSection_AllSettingsArrive()
+    {
+        const string Json = """
+            {
+              "Kafka": {
+                "Orders": {
+                  "DefaultTopic": "orders",
+                  "BatchSize": 250,
+                  "Linger": "00:00:00.020",
+                  "BoundedCapacity": 5000,
+                  "MaxInFlightBatches": 3,
+                  "DrainTimeout": "00:00:07",
+                  "FailurePolicy": "FaultPipeline",
+                  "Producer": { "bootstrap.servers": "127.0.0.1:9092", "acks": "all" }
+                }
+              }
+            }
+            """;
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Json))).Build();
+        var services = new ServiceCollection();
+        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        KafkaProducerBlockOptions options = provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(options.DefaultTopic, Is.EqualTo("orders"));
+            Assert.That(options.BatchSize, Is.EqualTo(250));
+            Assert.That(options.Linger, Is.EqualTo(TimeSpan.FromMilliseconds(20)));
+            Assert.That(options.BoundedCapacity, Is.EqualTo(5000));
+            Assert.That(options.MaxInFlightBatches, Is.EqualTo(3));
+            Assert.That(options.DrainTimeout, Is.EqualTo(TimeSpan.FromSeconds(7)));
+            Assert.That(options.FailurePolicy, Is.EqualTo(FailurePolicy.FaultPipeline));
+            Assert.That(options.Producer, Does.ContainKey("bootstrap.servers").WithValue("127.0.0.1:9092"));
+            Assert.That(options.Producer, Does.ContainKey("acks").WithValue("all"));
+        });
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task AddKafkaProducerBlock_TwoNames_TwoIndependentBlocks(CancellationToken ct)
+    {
+        var services = new ServiceCollection();
+        services.AddKafkaProducerBlock<string, string>("a", o => o.Producer["bootstrap.servers"] = "127.0.0.1:1");
+        services.AddKafkaProducerBlock<string, string>("b", o => o.Producer["bootstrap.servers"] = "127.0.0.1:1");
+        await using ServiceProvider provider = services.BuildServiceProvider();
+
+        var a = provider.GetRequiredKeyedService<ITargetBlock<KafkaRecord<string, string>>>("a");
+        var b = provider.GetRequiredKeyedService<ITargetBlock<KafkaRecord<string, string>>>("b");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(a, Is.Not.SameAs(b));
+            Assert.That(provider.GetServices<IHostedService>().Count(), Is.EqualTo(2));
+        });
+        a.Complete();
+        b.Complete();
+        await Task.WhenAll(a.Completion, b.Completion).WaitAsync(ct);
+    }
+
+    private static IHost BuildHost(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddKafkaProducerBlock<string, string>("orders", builder.Configuration.GetSection("Kafka:Orders"));
+        return builder.Build();
+    }
+}
