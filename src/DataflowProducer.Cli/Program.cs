@@ -1,20 +1,12 @@
-using System.Threading.Tasks.Dataflow;
-using DataflowProducer;
+using System.Runtime.InteropServices;
+using DataflowProducer.Cli;
 
-// Reads lines from standard input, batches them (up to 100 lines or 200 ms from the first line of a batch),
-// and prints one line per batch. Ctrl+D ends the input; the last partial batch is always printed.
-var batches = new LingerBatchBlock<string>(batchSize: 100, linger: TimeSpan.FromMilliseconds(200));
-int batchNumber = 0;
-var printer = new ActionBlock<string[]>(batch =>
-    Console.WriteLine($"batch {++batchNumber}: {batch.Length} line(s), first = \"{batch[0]}\", last = \"{batch[^1]}\""));
-batches.LinkTo(printer, new DataflowLinkOptions { PropagateCompletion = true });
+using var shutdown = new ShutdownSignal();
 
-string? line;
-while ((line = await Console.In.ReadLineAsync().ConfigureAwait(false)) is not null)
-{
-    await batches.SendAsync(line).ConfigureAwait(false);
-}
+// Our own handling of SIGINT and SIGTERM: the first asks for a graceful stop, the second for an abort. Canceling
+// the default (termination) is what lets the drain and the summary run.
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = shutdown.Request(context.Signal));
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => context.Cancel = shutdown.Request(context.Signal));
 
-batches.Complete();
-await printer.Completion.ConfigureAwait(false);
-Console.WriteLine($"done: {batchNumber} batch(es)");
+var console = new CliConsole(Console.OpenStandardInput, Console.Out, Console.Error, !Console.IsErrorRedirected, shutdown);
+return await CliApplication.RunAsync(args, console).ConfigureAwait(false);

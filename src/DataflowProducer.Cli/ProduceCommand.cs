@@ -1,0 +1,202 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using DataflowProducer.Cli.Input;
+using DataflowProducer.Cli.Kafka;
+
+namespace DataflowProducer.Cli;
+
+/// <summary>The <c>produce</c> command: its options, their validation, and the hand-over to <see cref="ProduceJob"/>.</summary>
+internal static class ProduceCommand
+{
+    private const string Description =
+        """
+        Produce records to a Kafka topic through the batching pipeline, then print a summary.
+
+        Records come from --input FILE (or standard input, the default or '-'), one per line, or from --generate N.
+        A record's value is its line's bytes exactly as read, without the line terminator; --key-field takes the key
+        from a jsonl or csv field. Without --bootstrap-servers, an embedded mock Kafka cluster is started.
+
+        The first Ctrl+C or SIGTERM stops reading, drains and flushes; the second aborts and reports what was abandoned.
+        Standard output gets one line: SUMMARY accepted=<n> delivered=<n> failed=<n> abandoned=<n> batches=<n> seconds=<s>
+        (accepted counts every record read, malformed lines included, so accepted = delivered + failed + abandoned).
+        """;
+
+    /// <summary>Builds the command.</summary>
+    /// <param name="console">Where the command runs.</param>
+    /// <returns>The command.</returns>
+    public static Command Create(CliConsole console)
+    {
+        var topic = new Option<string>("--topic", "-t") { Description = "The topic to produce to.", Required = true, HelpName = "TOPIC" };
+        var input = new Option<string>("--input", "-i") { Description = "The input file; '-' for standard input.", DefaultValueFactory = _ => "-", HelpName = "FILE" };
+        var format = new Option<string>("--format", "-f") { Description = "How lines are read: lines (each line a record), jsonl (each line a JSON value), csv (RFC 4180 with a header line; quoted fields must not span lines).", DefaultValueFactory = _ => "lines", HelpName = "lines|jsonl|csv" };
+        format.AcceptOnlyFromAmong("lines", "jsonl", "csv");
+        var keyField = new Option<string>("--key-field", "-k") { Description = "The field whose value, as a string, is the record's key (jsonl: a top-level field; csv: a header name).", HelpName = "NAME" };
+        var generate = new Option<long?>("--generate") { Description = "Produce N synthetic sequence-numbered records instead of reading input.", HelpName = "N" };
+        var size = new Option<int>("--size") { Description = "The size of each generated record, in bytes.", DefaultValueFactory = _ => 100, HelpName = "BYTES" };
+        var bootstrap = new Option<string>("--bootstrap-servers", "-b") { Description = "The Kafka brokers (host:port,...). Without it, an embedded mock cluster (3 brokers) is started.", HelpName = "HOSTS" };
+        var properties = new Option<string[]>("-X", "--property") { Description = "A librdkafka setting passed through as it is, repeatable (e.g. -X acks=all -X compression.type=lz4). Secret values are never printed.", HelpName = "KEY=VALUE", AllowMultipleArgumentsPerToken = false };
+        var partitions = new Option<int>("--partitions") { Description = "Partitions of the topic created on the embedded cluster. Default: 4, or more when the input is known to be larger than 4 partitions of the mock cluster hold (about 5 MB each).", HelpName = "N" };
+        var verify = new Option<bool>("--verify") { Description = "Afterwards, read the topic back and check the count and a content digest against what was delivered." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Records per batch.", DefaultValueFactory = _ => BatchProducerOptions.DefaultBatchSize };
+        var linger = new Option<int>("--linger") { Description = "Milliseconds the first record of a batch waits for the batch to fill; -1 for count-only batching.", DefaultValueFactory = _ => (int)BatchProducerOptions.DefaultLinger.TotalMilliseconds, HelpName = "MS" };
+        var maxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => BatchProducerOptions.DefaultMaxInFlightBatches };
+        var boundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => BatchProducerOptions.DefaultBoundedCapacity };
+        var drainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)BatchProducerOptions.DefaultDrainTimeout.TotalMilliseconds, HelpName = "MS" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
+        var json = new Option<bool>("--json") { Description = "Print the summary on standard output as one JSON object instead of the SUMMARY line." };
+        var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (it counts as failed) instead of reporting it and going on." };
+        var abandonedFile = new Option<string>("--abandoned-file") { Description = "On abort, write the abandoned records' values here, one per line.", HelpName = "FILE" };
+        var showConfig = new Option<bool>("--show-config") { Description = "Print the producer configuration (secrets masked) on standard error before producing." };
+
+        var command = new Command("produce", Description + Environment.NewLine + Environment.NewLine + ExitCodes.HelpText)
+        {
+            topic, input, format, keyField, generate, size, bootstrap, properties, partitions, verify,
+            batchSize, linger, maxInFlight, boundedCapacity, drainTimeout, quiet, json, strict, abandonedFile, showConfig,
+        };
+
+        topic.Validators.Add(r => RequireText(r, "--topic"));
+        keyField.Validators.Add(r => RequireText(r, "--key-field"));
+        bootstrap.Validators.Add(r => RequireText(r, "--bootstrap-servers"));
+        generate.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<long?>() ?? 0, 0));
+        size.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), GeneratedRecordReader.MinimumSize));
+        partitions.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
+        batchSize.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
+        maxInFlight.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
+        linger.Validators.Add(r => PositiveOrMinusOne(r, r.GetValueOrDefault<int>(), allowZero: false));
+        boundedCapacity.Validators.Add(r => PositiveOrMinusOne(r, r.GetValueOrDefault<int>(), allowZero: false));
+        drainTimeout.Validators.Add(r => PositiveOrMinusOne(r, r.GetValueOrDefault<int>(), allowZero: true));
+        properties.Validators.Add(r =>
+        {
+            string? error = ClientProperties.TryParse(r.GetValueOrDefault<string[]>() ?? [], out _);
+            if (error is not null)
+            {
+                r.AddError(error);
+            }
+        });
+
+        command.Validators.Add(r =>
+        {
+            // Defaults are not applied to the values a command validator sees, hence Value(…, default).
+            bool generating = IsExplicit(r, generate);
+            string f = Value(r, format, "lines");
+            if (generating && IsExplicit(r, input))
+            {
+                r.AddError("--generate and --input cannot be combined: records come from one or the other.");
+            }
+
+            if (generating && IsExplicit(r, format))
+            {
+                r.AddError("--format applies to input lines, not to --generate.");
+            }
+
+            if (generating && IsExplicit(r, keyField))
+            {
+                r.AddError("--key-field applies to jsonl or csv input, not to --generate (generated records have no key).");
+            }
+
+            if (!generating && IsExplicit(r, size))
+            {
+                r.AddError("--size applies only to --generate.");
+            }
+
+            if (!generating && f == "lines" && IsExplicit(r, keyField))
+            {
+                r.AddError("--key-field needs --format jsonl or csv: plain lines have no fields.");
+            }
+
+            int capacity = Value(r, boundedCapacity, BatchProducerOptions.DefaultBoundedCapacity);
+            int batch = Value(r, batchSize, BatchProducerOptions.DefaultBatchSize);
+            if (capacity != -1 && batch > capacity)
+            {
+                r.AddError(string.Create(CultureInfo.InvariantCulture, $"--batch-size ({batch}) must not exceed --bounded-capacity ({capacity})."));
+            }
+
+            if (IsExplicit(r, partitions) && IsExplicit(r, bootstrap))
+            {
+                r.AddError("--partitions applies to the embedded cluster only; create the topic on your cluster yourself.");
+            }
+        });
+
+        command.SetAction(parseResult =>
+        {
+            ClientProperties.TryParse(parseResult.GetValue(properties) ?? [], out ClientProperties clientProperties);
+            var settings = new ProduceSettings
+            {
+                Topic = parseResult.GetRequiredValue(topic),
+                Input = parseResult.GetValue(input) ?? "-",
+                Format = Enum.Parse<InputFormat>(parseResult.GetValue(format) ?? "lines", ignoreCase: true),
+                KeyField = parseResult.GetValue(keyField),
+                Generate = parseResult.GetValue(generate),
+                Size = parseResult.GetValue(size),
+                BootstrapServers = parseResult.GetValue(bootstrap),
+                ClientProperties = clientProperties,
+                Partitions = parseResult.GetResult(partitions) is { Implicit: false } ? parseResult.GetValue(partitions) : null,
+                Verify = parseResult.GetValue(verify),
+                Pipeline = new BatchProducerOptions
+                {
+                    BatchSize = parseResult.GetValue(batchSize),
+                    Linger = Milliseconds(parseResult.GetValue(linger)),
+                    MaxInFlightBatches = parseResult.GetValue(maxInFlight),
+                    BoundedCapacity = parseResult.GetValue(boundedCapacity),
+                    DrainTimeout = Milliseconds(parseResult.GetValue(drainTimeout)),
+                },
+                Quiet = parseResult.GetValue(quiet),
+                Json = parseResult.GetValue(json),
+                Strict = parseResult.GetValue(strict),
+                AbandonedFile = parseResult.GetValue(abandonedFile),
+                ShowConfig = parseResult.GetValue(showConfig),
+            };
+
+            return new ProduceJob(settings, console).RunAsync();
+        });
+
+        return command;
+    }
+
+    private static TimeSpan Milliseconds(int value) => value == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(value);
+
+    private static bool IsExplicit(CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    private static T Value<T>(CommandResult result, Option<T> option, T fallback)
+    {
+        if (result.GetResult(option) is not { Implicit: false } given)
+        {
+            return fallback;
+        }
+
+        try
+        {
+            return given.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            // The value itself is invalid; its own error is reported.
+            return fallback;
+        }
+    }
+
+    private static void RequireText(OptionResult result, string name)
+    {
+        if (string.IsNullOrWhiteSpace(result.GetValueOrDefault<string>()))
+        {
+            result.AddError($"{name} must not be empty.");
+        }
+    }
+
+    private static void AtLeast(OptionResult result, long value, long minimum)
+    {
+        if (value < minimum)
+        {
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{result.Option.Name} must be at least {minimum}, but was {value}."));
+        }
+    }
+
+    private static void PositiveOrMinusOne(OptionResult result, int value, bool allowZero)
+    {
+        if (value < -1 || (value == 0 && !allowZero))
+        {
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{result.Option.Name} must be {(allowZero ? "zero or more" : "at least 1")}, or -1, but was {value}."));
+        }
+    }
+}

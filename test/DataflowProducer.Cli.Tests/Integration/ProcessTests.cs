@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text;
+using DataflowProducer.Testing;
+
+namespace DataflowProducer.Cli.Tests.Integration;
+
+/// <summary>The built tool as a process (<c>dotnet dataflow-producer.dll</c>), against a mock cluster in this test
+/// process, so the topic can be read back after the tool exits.</summary>
+[Category("Integration")]
+public class ProcessTests
+{
+    [Test, CancelAfter(120_000)]
+    public async Task Process_Generate20000WithVerify_SummaryLineAndExitCode0(CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        string topic = $"process-{Guid.NewGuid():N}";
+        cluster.CreateTopic(topic, 4);
+
+        using Process process = Start("produce", "--topic", topic, "--bootstrap-servers", cluster.BootstrapServers, "--generate", "20000", "--verify");
+        process.StandardInput.Close();
+        Task<string> error = process.StandardError.ReadToEndAsync(ct);
+        string output = await process.StandardOutput.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+
+        Dictionary<string, string> summary = CliRun.ParseSummary(output);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(process.ExitCode, Is.EqualTo(0), await error);
+            Assert.That(summary["accepted"], Is.EqualTo("20000"));
+            Assert.That(summary["delivered"], Is.EqualTo("20000"));
+            Assert.That(summary["failed"], Is.EqualTo("0"));
+            Assert.That(summary["abandoned"], Is.EqualTo("0"));
+            Assert.That(await error, Does.Contain("OK: 20,000 records read back"));
+            Assert.That(TopicReader.CountMessages(cluster.BootstrapServers, topic), Is.EqualTo(20000));
+        });
+    }
+
+    [Test, CancelAfter(120_000)]
+    public async Task Process_SigtermWhileReadingSlowStandardInput_AcceptedEqualsTopicAndNothingAbandoned(CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        string topic = $"sigterm-{Guid.NewGuid():N}";
+        cluster.CreateTopic(topic, 4);
+
+        using Process process = Start("produce", "--topic", topic, "--bootstrap-servers", cluster.BootstrapServers, "--format", "jsonl", "--key-field", "id", "--linger", "200");
+        var errorText = new StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (errorText)
+            {
+                errorText.AppendLine(e.Data);
+            }
+        };
+        process.BeginErrorReadLine();
+        Task<string> output = process.StandardOutput.ReadToEndAsync(ct);
+
+        // A slow producer of input: lines with pauses, the last batch still lingering when SIGTERM comes.
+        int written = 0;
+        for (; written < 60; written++)
+        {
+            await process.StandardInput.WriteLineAsync($"{{\"id\":\"k{written % 5}\",\"n\":{written}}}".AsMemory(), ct);
+            await process.StandardInput.FlushAsync(ct);
+            await Task.Delay(written % 10 == 9 ? 100 : 5, ct);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        using (Process kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync(ct);
+        }
+
+        // Lines written after the signal are never read: they are not accepted, and not in the topic.
+        for (int i = 0; i < 20 && !process.HasExited; i++)
+        {
+            try
+            {
+                await process.StandardInput.WriteLineAsync($"{{\"id\":\"late\",\"n\":{written + i}}}".AsMemory(), ct);
+                await process.StandardInput.FlushAsync(ct);
+            }
+            catch (IOException)
+            {
+                break;
+            }
+        }
+
+        await process.WaitForExitAsync(ct);
+        TestContext.Out.WriteLine($"exit {process.ExitCode} {stopwatch.Elapsed.TotalSeconds:F2} s after SIGTERM; {await output}");
+        Dictionary<string, string> summary = CliRun.ParseSummary(await output);
+        long inTopic = TopicReader.CountMessages(cluster.BootstrapServers, topic);
+        Assert.Multiple(() =>
+        {
+            Assert.That(process.ExitCode, Is.EqualTo(143), errorText.ToString());
+            Assert.That(summary["abandoned"], Is.EqualTo("0"));
+            Assert.That(summary["failed"], Is.EqualTo("0"));
+            Assert.That(long.Parse(summary["accepted"], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(inTopic));
+            Assert.That(summary["delivered"], Is.EqualTo(summary["accepted"]));
+            Assert.That(inTopic, Is.InRange(60, 80));
+        });
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(ToolPath());
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
+    }
+
+    // The tool as built next to this test assembly's configuration: src/DataflowProducer.Cli/bin/<Configuration>/<tfm>/.
+    private static string ToolPath()
+    {
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string framework = testOutput.Name;
+        string configuration = testOutput.Parent!.Name;
+        DirectoryInfo? root = testOutput;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "DataflowProducer.sln")))
+        {
+            root = root.Parent;
+        }
+
+        string path = Path.Combine(root?.FullName ?? throw new InvalidOperationException("No DataflowProducer.sln above " + testOutput.FullName), "src", "DataflowProducer.Cli", "bin", configuration, framework, "dataflow-producer.dll");
+        Assert.That(File.Exists(path), Is.True, $"The tool is not built: {path}");
+        return path;
+    }
+}
