@@ -1,0 +1,122 @@
+using System.Threading.Tasks.Dataflow;
+using Confluent.Kafka;
+
+namespace DataflowProducer.Benchmarks.Contenders;
+
+/// <summary>
+/// The three ways to produce N messages that the benchmarks compare. Each returns only when every message's delivery
+/// is known, and returns the number delivered, so a contender cannot win by losing messages.
+/// </summary>
+public static class KafkaContenders
+{
+    /// <summary>The size of one <c>Task.WhenAll</c> chunk of the <c>ProduceAsync</c> contender.</summary>
+    public const int WhenAllChunk = 1000;
+
+    /// <summary>The pipeline with its default options over the given producer: post from one thread (falling back
+    /// to <c>SendAsync</c> when the block is full), then <c>Complete</c> and await <c>Completion</c>.</summary>
+    public static async Task<long> PipelineAsync(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count, BatchProducerOptions? options = null)
+    {
+        BatchProducerBlock<KafkaRecord<Null, byte[]>> block = KafkaProducerBlock.Create(
+            producer,
+            new KafkaSinkOptions<Null, byte[]> { DefaultTopic = topic },
+            options ?? Experiment());
+        for (int i = 0; i < count; i++)
+        {
+            KafkaRecord<Null, byte[]> record = records[i];
+            if (!block.Post(record) && !await block.SendAsync(record).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"The pipeline declined message {i} permanently.");
+            }
+        }
+
+        block.Complete();
+        await block.Completion.ConfigureAwait(false);
+        return block.GetStatistics().Delivered;
+    }
+
+    /// <summary>The ceiling: <c>Produce</c> with one shared delivery handler that counts, waiting briefly when the
+    /// client's queue is full, then <c>Flush</c>.</summary>
+    public static long RawProduce(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count)
+    {
+        var counter = new DeliveryCounter();
+        Action<DeliveryReport<Null, byte[]>> handler = counter.OnReport;
+        for (int i = 0; i < count; i++)
+        {
+            while (true)
+            {
+                try
+                {
+                    producer.Produce(topic, records[i], handler);
+                    break;
+                }
+                catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    // The usual pattern: give the client's threads a moment to drain, then retry the same message.
+                    Thread.Sleep(1);
+                }
+            }
+        }
+
+        while (producer.Flush(TimeSpan.FromSeconds(10)) > 0)
+        {
+        }
+
+        if (counter.Failed > 0)
+        {
+            throw new InvalidOperationException($"{counter.Failed} raw-produce deliveries failed.");
+        }
+
+        return counter.Delivered;
+    }
+
+    /// <summary>What many users write: <c>ProduceAsync</c> for a chunk of messages, then <c>await Task.WhenAll</c>.</summary>
+    public static async Task<long> ProduceAsyncWhenAllAsync(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count)
+    {
+        long delivered = 0;
+        for (int start = 0; start < count; start += WhenAllChunk)
+        {
+            int n = Math.Min(WhenAllChunk, count - start);
+            var chunk = new Task<DeliveryResult<Null, byte[]>>[n];
+            for (int i = 0; i < n; i++)
+            {
+                chunk[i] = producer.ProduceAsync(topic, records[start + i]);
+            }
+
+            DeliveryResult<Null, byte[]>[] results = await Task.WhenAll(chunk).ConfigureAwait(false);
+            delivered += results.Length;
+        }
+
+        return delivered;
+    }
+
+    // TEMP experiment knobs.
+    private static BatchProducerOptions Experiment()
+    {
+        var o = new BatchProducerOptions();
+        if (Environment.GetEnvironmentVariable("DPB_INFLIGHT") is { } f) { o.MaxInFlightBatches = int.Parse(f, System.Globalization.CultureInfo.InvariantCulture); }
+        if (Environment.GetEnvironmentVariable("DPB_BATCH") is { } b) { o.BatchSize = int.Parse(b, System.Globalization.CultureInfo.InvariantCulture); }
+        return o;
+    }
+
+    private sealed class DeliveryCounter
+    {
+        private long _delivered;
+        private long _failed;
+
+        public long Delivered => Interlocked.Read(ref _delivered);
+
+        public long Failed => Interlocked.Read(ref _failed);
+
+        public void OnReport(DeliveryReport<Null, byte[]> report)
+        {
+            if (report.Error.IsError)
+            {
+                Interlocked.Increment(ref _failed);
+            }
+            else
+            {
+                Interlocked.Increment(ref _delivered);
+            }
+        }
+    }
+}

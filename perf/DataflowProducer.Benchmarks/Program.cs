@@ -1,0 +1,16 @@
+using BenchmarkDotNet.Running;
+using DataflowProducer.Benchmarks.Quick;
+
+// `-- quick [--messages N] [--rounds N]`: the one-command ratio report. Anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && string.Equals(args[0], "quick", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunAsync(QuickOptions.Parse(args[1..]));
+}
+
+if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
+{
+    return await SoakRunner.RunAsync(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(QuickRunner).Assembly).Run(args);
+return 0;
