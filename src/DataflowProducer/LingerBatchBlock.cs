@@ -66,11 +66,13 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     private readonly List<Link> _links = [];
     private Link[] _linkSnapshot = [];
     private bool _offering;
+    private bool _offerAgain;
 
     // Completion.
     private Exception? _fault;
     private bool _canceled;
     private bool _completed;
+    private bool _aborted;
     private List<T> _dropped = [];
 
     /// <summary>Initializes a new block with the given batch size and linger time and default other options.</summary>
@@ -361,8 +363,32 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
         if (consumeToAccept)
         {
-            T? consumed = source!.ConsumeMessage(messageHeader, _consumer, out bool ok);
+            T? consumed;
+            bool ok;
             bool done;
+            try
+            {
+                consumed = source!.ConsumeMessage(messageHeader, _consumer, out ok);
+            }
+            catch
+            {
+                // Give the room back (and let an abort that is waiting for this consume finish), then let the
+                // source see its own exception.
+                lock (_lock)
+                {
+                    _held--;
+                    _pendingConsumes--;
+                    done = TryMarkCompleted();
+                }
+
+                if (done)
+                {
+                    Finish();
+                }
+
+                throw;
+            }
+
             lock (_lock)
             {
                 _held--;
@@ -395,6 +421,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         ArgumentNullException.ThrowIfNull(target);
         T[] batch;
         bool done;
+        Link? limited;
         lock (_lock)
         {
             if (_output.Count == 0 || messageHeader.Id != _headId || (_reservedBy is not null && _reservedBy != target))
@@ -406,8 +433,12 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
             _reservedBy = null;
             batch = Dequeue();
             done = TryMarkCompleted();
+            limited = FindLimitedLink(target);
         }
 
+        // Count the message against the link's MaxMessages here, not when an offer is accepted: a target that
+        // postponed the offer and consumes it later has taken a message too. Unlink before offering the next batch.
+        limited?.OnAccepted();
         messageConsumed = true;
         AfterDequeue(done);
         return batch;
@@ -474,9 +505,10 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     // it still belongs in a batch, and that batch must go out now because nobody will trigger it later.
     private bool AddAfterConsume(T item)
     {
-        if (_completed)
+        if (_aborted)
         {
-            // Faulted or canceled while the item was being fetched: it is dropped like the rest.
+            // Faulted or canceled while the item was being fetched: it is dropped like the rest, before Completion
+            // finishes (the abort waits for pending consumes).
             _dropped.Add(item);
             return false;
         }
@@ -723,7 +755,15 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     {
         lock (_lock)
         {
-            if (_offering || _output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0)
+            if (_offering)
+            {
+                // The running loop may already have offered the head to the old links or seen the old
+                // reservation: make it look again instead of losing this wake-up (a release, a new link).
+                _offerAgain = true;
+                return;
+            }
+
+            if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0)
             {
                 return;
             }
@@ -745,6 +785,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                 Link[] links;
                 lock (_lock)
                 {
+                    _offerAgain = false;
                     if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0 || _completed)
                     {
                         _offering = false;
@@ -762,7 +803,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                     DataflowMessageStatus status = link.Target.OfferMessage(header, batch, this, consumeToAccept: true);
                     if (status == DataflowMessageStatus.Accepted)
                     {
-                        link.OnAccepted();
+                        // The target took the batch through ConsumeMessage, which counted it against the link.
                         break;
                     }
 
@@ -774,7 +815,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
                 lock (_lock)
                 {
-                    if (_headId == id && _reservedBy is null)
+                    if (_headId == id && _reservedBy is null && !_offerAgain)
                     {
                         // Nobody took it: wait for a consume, a release, a new link or a new batch to restart us.
                         _offering = false;
@@ -794,10 +835,12 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
-    // Fault and cancellation: drop what is held, hand it back, and finish now.
+    // Fault and cancellation: drop what is held, hand it back, and finish as soon as no item is being fetched from a
+    // source (such an item is dropped too when it arrives, so DroppedItems is whole when Completion finishes).
     private void Abort(Exception? exception, bool canceled)
     {
-        List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? postponed;
+        List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? postponed = null;
+        bool done;
         lock (_lock)
         {
             if (_completed)
@@ -805,32 +848,46 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                 return;
             }
 
-            _declining = true;
-            _completed = true;
-            _fault = exception;
-            _canceled = exception is null && canceled;
-
-            var dropped = new List<T>(_held);
-            foreach (T[] batch in _output)
+            if (!_aborted)
             {
-                dropped.AddRange(batch);
+                AbortUnderLock(exception, canceled);
+                postponed = TakePostponed();
             }
 
-            for (int i = 0; i < _openCount; i++)
-            {
-                dropped.Add(_open![i]);
-            }
-
-            _output.Clear();
-            _open = null;
-            _openCount = 0;
-            _held = 0;
-            _dropped = dropped;
-            postponed = TakePostponed();
+            done = TryMarkCompleted();
         }
 
         ReleasePostponed(postponed);
-        Finish();
+        if (done)
+        {
+            Finish();
+        }
+    }
+
+    // Caller holds the lock.
+    private void AbortUnderLock(Exception? exception, bool canceled)
+    {
+        _aborted = true;
+        _declining = true;
+        _fault = exception;
+        _canceled = exception is null && canceled;
+
+        var dropped = new List<T>(_held);
+        foreach (T[] batch in _output)
+        {
+            dropped.AddRange(batch);
+        }
+
+        for (int i = 0; i < _openCount; i++)
+        {
+            dropped.Add(_open![i]);
+        }
+
+        _output.Clear();
+        _open = null;
+        _openCount = 0;
+        _held = _pendingConsumes;
+        _dropped = dropped;
     }
 
     // Runs once, after _completed was set under the lock.
@@ -894,6 +951,20 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
+    // Caller holds the lock.
+    private Link? FindLimitedLink(ITargetBlock<T[]> target)
+    {
+        foreach (Link link in _linkSnapshot)
+        {
+            if (link.IsLimited && link.Target == target)
+            {
+                return link;
+            }
+        }
+
+        return null;
+    }
+
     private void Unlink(Link link)
     {
         lock (_lock)
@@ -912,6 +983,8 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         public ITargetBlock<T[]> Target { get; } = target;
 
         public bool PropagateCompletion { get; } = propagateCompletion;
+
+        public bool IsLimited { get; } = maxMessages > 0;
 
         public void OnAccepted()
         {

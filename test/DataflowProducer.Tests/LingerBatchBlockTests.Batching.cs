@@ -126,7 +126,7 @@ public partial class LingerBatchBlockTests
                 PostAll(block, t);
             }
 
-            while (block.TryReceive(out int[]? batch))
+            foreach (int[] batch in ReceiveAll(block))
             {
                 emittedAt.Add((t, batch));
             }

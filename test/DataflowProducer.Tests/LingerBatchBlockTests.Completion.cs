@@ -198,7 +198,7 @@ public partial class LingerBatchBlockTests
     {
         var time = new RecordingTimeProvider();
         using var cts = new CancellationTokenSource();
-        var block = CreateSut(time, cancellationToken: cts.Token);
+        var block = new LingerBatchBlock<int>(new LingerBatchBlockOptions { BatchSize = Size, Linger = Linger, CancellationToken = cts.Token, TimeProvider = time });
         PostAll(block, 1, 2, 3, 4, 5, 6);
 
         await cts.CancelAsync();
@@ -267,6 +267,153 @@ public partial class LingerBatchBlockTests
 
         await Assert.ThatAsync(() => block.Completion.WaitAsync(ct), Throws.Exception.SameAs(boom));
         Assert.That(block.DroppedItems, Is.EqualTo(new[] { 1, 2, 3, 4, 5 }));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Complete_LastBatchTakenByLinkedTarget_PropagatesCompletionOnlyAfterTheTargetsOfferReturns(CancellationToken ct)
+    {
+        // The seed bug, deterministically: the block finishes inside the target's ConsumeMessage call; completing the
+        // target from there reaches it before it has stored the batch it is consuming.
+        var time = new RecordingTimeProvider();
+        var block = CreateSut(time, batchSize: 1_000);
+        var target = new ReentrancyProbeTarget();
+        block.LinkTo(target, new DataflowLinkOptions { PropagateCompletion = true });
+        PostAll(block, 1, 2, 3);
+
+        block.Complete();
+        await target.Completion.WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(target.CompletedDuringOffer, Is.False, "Complete() re-entered the target from inside its OfferMessage");
+            Assert.That(target.ItemsWhenCompleted, Is.EqualTo(new[] { 1, 2, 3 }));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Fault_WhileAnOfferIsBeingConsumed_CompletionWaitsForItAndDroppedItemsIncludesIt(CancellationToken ct)
+    {
+        var time = new RecordingTimeProvider();
+        var block = CreateSut(time);
+        PostAll(block, 1, 2);
+        var boom = new InvalidOperationException("boom");
+        bool completedInsideConsume = true;
+        var source = new HookSource(42, () =>
+        {
+            Fault(block, boom);
+            completedInsideConsume = block.Completion.IsCompleted;
+        });
+
+        DataflowMessageStatus status = ((ITargetBlock<int>)block).OfferMessage(new DataflowMessageHeader(1), 42, source, consumeToAccept: true);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(status, Is.EqualTo(DataflowMessageStatus.Accepted), "the source gave the item up");
+            Assert.That(completedInsideConsume, Is.False, "Completion must not finish while an item is being fetched");
+            Assert.That(block.Completion.IsFaulted, Is.True);
+            Assert.That(block.DroppedItems, Is.EqualTo(new[] { 1, 2, 42 }));
+        });
+        await Assert.ThatAsync(() => block.Completion.WaitAsync(ct), Throws.Exception.SameAs(boom));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task OfferMessage_SourceConsumeThrows_ExceptionReachesCallerAndBlockStillCompletes(CancellationToken ct)
+    {
+        var time = new RecordingTimeProvider();
+        var block = CreateSut(time, batchSize: 2, boundedCapacity: 2);
+        PostAll(block, 1);
+        var source = new HookSource(42, () => throw new InvalidOperationException("source broken"));
+
+        Assert.That(
+            () => ((ITargetBlock<int>)block).OfferMessage(new DataflowMessageHeader(1), 42, source, consumeToAccept: true),
+            Throws.InvalidOperationException.With.Message.EqualTo("source broken"));
+
+        Assert.That(block.Post(2), Is.True, "the room held for the failed consume is given back");
+        block.Complete();
+        Assert.That(ReceiveAll(block), Is.EqualTo(new[] { new[] { 1, 2 } }));
+        await block.Completion.WaitAsync(ct);
+    }
+
+    // A source whose ConsumeMessage runs a hook first (to act while the block is fetching the item).
+    private sealed class HookSource(int item, Action hook) : ISourceBlock<int>
+    {
+        public Task Completion { get; } = new TaskCompletionSource().Task;
+
+        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed)
+        {
+            hook();
+            messageConsumed = true;
+            return item;
+        }
+
+        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) => false;
+
+        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target)
+        {
+        }
+
+        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) => throw new NotSupportedException();
+
+        public void Complete()
+        {
+        }
+
+        public void Fault(Exception exception)
+        {
+        }
+    }
+
+    // Like a real block, it takes its own lock for OfferMessage and Complete; Monitor is re-entrant, so a Complete()
+    // made from inside OfferMessage on the same thread gets in and is seen.
+    private sealed class ReentrancyProbeTarget : ITargetBlock<int[]>
+    {
+        private readonly Lock _gate = new();
+        private readonly List<int> _items = [];
+        private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private bool _inOffer;
+
+        public bool CompletedDuringOffer { get; private set; }
+
+        public int[] ItemsWhenCompleted { get; private set; } = [];
+
+        public Task Completion => _completion.Task;
+
+        public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, int[] messageValue, ISourceBlock<int[]>? source, bool consumeToAccept)
+        {
+            lock (_gate)
+            {
+                _inOffer = true;
+                try
+                {
+                    bool consumed = true;
+                    int[]? batch = consumeToAccept ? source!.ConsumeMessage(messageHeader, this, out consumed) : messageValue;
+                    if (batch is null || !consumed)
+                    {
+                        return DataflowMessageStatus.NotAvailable;
+                    }
+
+                    _items.AddRange(batch);
+                    return DataflowMessageStatus.Accepted;
+                }
+                finally
+                {
+                    _inOffer = false;
+                }
+            }
+        }
+
+        public void Complete()
+        {
+            lock (_gate)
+            {
+                CompletedDuringOffer |= _inOffer;
+                ItemsWhenCompleted = [.. _items];
+            }
+
+            _completion.TrySetResult();
+        }
+
+        public void Fault(Exception exception) => _completion.TrySetException(exception);
     }
 
     [Test]

@@ -24,9 +24,9 @@ public partial class LingerBatchBlockTests
         Assert.That(
             () => new LingerBatchBlock<int>(options),
             Throws.TypeOf<ArgumentOutOfRangeException>()
-                .With.Property(nameof(ArgumentException.ParamName)).Contains(setting)
-                .And.Message.Contains(setting)
-                .And.Message.Contains(value));
+                .With.Message.Contains($"LingerBatchBlockOptions.{setting} ")
+                .And.Message.Contains($"but was {value}.")
+                .And.Property(nameof(ArgumentException.ParamName)).EqualTo("options"));
     }
 
     [Test]
@@ -44,7 +44,7 @@ public partial class LingerBatchBlockTests
 
         Assert.That(
             () => new LingerBatchBlock<int>(options),
-            Throws.ArgumentNullException.With.Property(nameof(ArgumentException.ParamName)).Contains("TimeProvider"));
+            Throws.ArgumentNullException.With.Message.Contains("LingerBatchBlockOptions.TimeProvider"));
     }
 
     [Test]

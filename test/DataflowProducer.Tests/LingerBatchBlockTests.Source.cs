@@ -162,6 +162,68 @@ public partial class LingerBatchBlockTests
         });
     }
 
+    [Test, CancelAfter(10_000)]
+    public async Task ReleaseReservation_WhileTheOfferIsStillRunning_OffersTheBatchAgain(CancellationToken ct)
+    {
+        // A target that reserves and releases from inside OfferMessage, as a non-greedy target may, while the
+        // block's offer loop has not yet decided that nobody took the batch: the release must not be lost.
+        var time = new RecordingTimeProvider();
+        var block = CreateSut(time);
+        var reoffered = new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int offers = 0;
+        var target = Substitute.For<ITargetBlock<int[]>>();
+        target.OfferMessage(Arg.Any<DataflowMessageHeader>(), Arg.Any<int[]>(), Arg.Any<ISourceBlock<int[]>?>(), Arg.Any<bool>())
+            .Returns(call =>
+            {
+                var header = call.ArgAt<DataflowMessageHeader>(0);
+                var source = call.ArgAt<ISourceBlock<int[]>?>(2)!;
+                if (Interlocked.Increment(ref offers) == 1)
+                {
+                    if (source.ReserveMessage(header, target))
+                    {
+                        source.ReleaseReservation(header, target);
+                    }
+                }
+                else
+                {
+                    reoffered.TrySetResult(call.ArgAt<int[]>(1));
+                }
+
+                return DataflowMessageStatus.Postponed;
+            });
+        block.LinkTo(target);
+
+        PostAll(block, 1, 2, 3, 4);
+
+        Assert.That(await reoffered.Task.WaitAsync(ct), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task LinkTo_WhileTheHeadIsBeingOffered_NewTargetGetsTheBatch(CancellationToken ct)
+    {
+        var time = new RecordingTimeProvider();
+        var block = CreateSut(time);
+        var late = new BufferBlock<int[]>();
+        int offers = 0;
+        var declining = Substitute.For<ITargetBlock<int[]>>();
+        declining.OfferMessage(Arg.Any<DataflowMessageHeader>(), Arg.Any<int[]>(), Arg.Any<ISourceBlock<int[]>?>(), Arg.Any<bool>())
+            .Returns(_ =>
+            {
+                if (Interlocked.Increment(ref offers) == 1)
+                {
+                    // Linked while the offer loop holds a snapshot of the links without it.
+                    block.LinkTo(late);
+                }
+
+                return DataflowMessageStatus.Declined;
+            });
+        block.LinkTo(declining);
+
+        PostAll(block, 1, 2, 3, 4);
+
+        Assert.That(await late.ReceiveAsync(ct), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+    }
+
     [Test]
     public void ReleaseReservation_NotReserved_ThrowsInvalidOperationException()
     {

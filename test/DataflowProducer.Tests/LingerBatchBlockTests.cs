@@ -16,14 +16,12 @@ public partial class LingerBatchBlockTests
         TimeProvider time,
         int batchSize = Size,
         TimeSpan? linger = null,
-        int boundedCapacity = DataflowBlockOptions.Unbounded,
-        CancellationToken cancellationToken = default) =>
+        int boundedCapacity = DataflowBlockOptions.Unbounded) =>
         new(new LingerBatchBlockOptions
         {
             BatchSize = batchSize,
             Linger = linger ?? Linger,
             BoundedCapacity = boundedCapacity,
-            CancellationToken = cancellationToken,
             TimeProvider = time,
         });
 
