@@ -106,6 +106,9 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         Log.ProducerCreated(_logger, effective.BootstrapServers, effective.EnableIdempotence);
     }
 
+    // Internal for tests: the client the sink produces through (its own, or the one it was given).
+    internal IClient Client => (IClient?)_producer ?? _bytesProducer!;
+
     /// <summary>Gets the underlying producer's name, for diagnostics.</summary>
     public string Name => _producer?.Name ?? _bytesProducer!.Name;
 
@@ -209,7 +212,8 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         return options;
     }
 
-    private static ProducerConfig WithDefaults(ProducerConfig config)
+    // Internal for tests: what the sink makes of a configuration before it builds its producer.
+    internal static ProducerConfig WithDefaults(ProducerConfig config)
     {
         var copy = new ProducerConfig(config.ToDictionary(static kv => kv.Key, static kv => kv.Value));
         if (copy.EnableIdempotence is null && !TargetsPreIdempotenceBroker(copy))
@@ -296,13 +300,15 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
                 continue;
             }
 
+            int roomVersion = _room.Version;
             while (!TryProduce(batch.Span[i], serialized?[i], tracker, i))
             {
                 // Local_QueueFull: wait for a delivery report to free room, then retry this same message.
                 Log.QueueFull(_logger, i);
                 try
                 {
-                    await _room.WaitAsync(_options.QueueFullRetryInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+                    await _room.WaitAsync(roomVersion, _options.QueueFullRetryInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+                    roomVersion = _room.Version;
                 }
                 catch (OperationCanceledException)
                 {

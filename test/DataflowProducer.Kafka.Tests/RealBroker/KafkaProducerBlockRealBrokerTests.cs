@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Threading.Tasks.Dataflow;
+using Confluent.Kafka;
+using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Testing;
+
+namespace DataflowProducer.Kafka.Tests.RealBroker;
+
+/// <summary>The block against a real Kafka process: the embedded 0.9.0.1 broker (headers, timestamps and idempotence
+/// do not exist there), or the cluster named by KAFKA_BOOTSTRAP_SERVERS.</summary>
+[Category("RealBroker")]
+public class KafkaProducerBlockRealBrokerTests
+{
+    private const int Partitions = 4;
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(120);
+
+    private RealKafkaBroker _broker = null!;
+    private string _topic = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _broker = RealBrokerSetUp.Broker;
+        _topic = $"rb-{Guid.NewGuid():N}";
+        CreateTopic();
+    }
+
+    // EnableIdempotence stays unset on purpose: for the 0.9 fallback the sink must leave it off (an idempotent
+    // producer cannot start against a 0.9 broker); for a modern external cluster it turns it on.
+    private ProducerConfig Config(int? messageMaxBytes = null)
+    {
+        var config = new ProducerConfig { BootstrapServers = _broker.BootstrapServers, Acks = Acks.All, LingerMs = 5, MessageMaxBytes = messageMaxBytes };
+        _broker.ApplyClientSettings(config);
+        return config;
+    }
+
+    private ClientConfig ReaderConfig()
+    {
+        var config = new ClientConfig { BootstrapServers = _broker.BootstrapServers };
+        _broker.ApplyClientSettings(config);
+        return config;
+    }
+
+    private IReadOnlyList<ConsumeResult<string, string>> ReadAll() =>
+        TopicReader.ReadAll(ReaderConfig(), _topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
+
+    private static KafkaRecord<string, string> Keyed(int i) => new($"k{i % 17}", $"v{i}");
+
+    private BatchProducerBlock<KafkaRecord<string, string>> CreateBlock(Outcomes<KafkaRecord<string, string>> outcomes, ProducerConfig? config = null, BatchProducerOptions? options = null) =>
+        KafkaProducerBlock.Create(
+            config ?? Config(),
+            new KafkaSinkOptions<string, string> { DefaultTopic = _topic },
+            options ?? new BatchProducerOptions { BatchSize = 1000, Linger = TimeSpan.FromMilliseconds(20) },
+            outcomes.Callbacks);
+
+    [Test, CancelAfter(240_000)]
+    public async Task Create_20000Records_AllReadBackOnceInPostOrder(CancellationToken ct)
+    {
+        const int Count = 20_000;
+        var outcomes = new Outcomes<KafkaRecord<string, string>>();
+        var block = CreateBlock(outcomes);
+
+        foreach (int i in Enumerable.Range(0, Count))
+        {
+            Assert.That(await block.SendAsync(Keyed(i), ct), Is.True);
+        }
+
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(outcomes.Failed, Is.Empty);
+            Assert.That(outcomes.Abandoned, Is.Empty);
+            Assert.That(block.GetStatistics().Delivered, Is.EqualTo(Count));
+        });
+        ReadBack.AssertExactlyOnceInPostOrder(ReadAll(), Count);
+    }
+
+    [Test, CancelAfter(120_000)]
+    public async Task Create_HugeBatchAndLingerThenComplete_Final25RecordsReadBack(CancellationToken ct)
+    {
+        var outcomes = new Outcomes<KafkaRecord<string, string>>();
+        var block = CreateBlock(outcomes, options: new BatchProducerOptions { BatchSize = 1_000_000, BoundedCapacity = 1_000_000, Linger = TimeSpan.FromHours(1) });
+
+        foreach (int i in Enumerable.Range(0, 25))
+        {
+            Assert.That(await block.SendAsync(Keyed(i), ct), Is.True);
+        }
+
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.That(block.GetStatistics().Delivered, Is.EqualTo(25));
+        ReadBack.AssertExactlyOnceInPostOrder(ReadAll(), 25);
+    }
+
+    [Test, CancelAfter(120_000)]
+    public async Task Create_ValueOverBrokerMessageMaxBytes_BrokerRejectsItAloneRestDelivered(CancellationToken ct)
+    {
+        // The client allows 2,000,000 bytes, so the broker itself judges the message. A broker rejects the whole
+        // message set of a partition that holds an oversized message, so the oversized record goes to a partition
+        // of its own and the others to the remaining ones.
+        var outcomes = new Outcomes<KafkaRecord<string, string>>();
+        var block = CreateBlock(outcomes, Config(messageMaxBytes: 2_000_000));
+        var records = Enumerable.Range(0, 60).Select(i => new KafkaRecord<string, string>($"k{i}", $"v{i}") { Partition = new Partition(1 + (i % (Partitions - 1))) }).ToList();
+        var oversized = new KafkaRecord<string, string>("k-big", "v60" + new string('x', _broker.MessageMaxBytes + 1000)) { Partition = new Partition(0) };
+        records.Insert(30, oversized);
+
+        foreach (var record in records)
+        {
+            Assert.That(await block.SendAsync(record, ct), Is.True);
+        }
+
+        block.Complete();
+        Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
+
+        Assert.That(outcomes.Failed, Has.Count.EqualTo(1));
+        TestContext.Out.WriteLine($"The broker's answer to the oversized message: {outcomes.Failed[0].Error.GetType().Name}: {outcomes.Failed[0].Error.Message}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(outcomes.Failed[0].Item, Is.SameAs(oversized));
+            Assert.That((outcomes.Failed[0].Error as KafkaException)?.Error.Code, Is.EqualTo(ErrorCode.MsgSizeTooLarge));
+            Assert.That(outcomes.Abandoned, Is.Empty);
+            Assert.That(block.GetStatistics().Delivered, Is.EqualTo(60));
+            Assert.That(completion, Is.InstanceOf<BatchProducerException>().With.Message.Contains("1 failed"));
+        });
+        ReadBack.AssertExactlyOnceInPostOrder(ReadAll(), 60);
+    }
+
+    /// <summary>Creates the topic with <see cref="Partitions"/> partitions and waits until each has a leader. A 0.9
+    /// broker cannot create topics on request; it auto-creates them (num.partitions = 4) when asked for metadata.</summary>
+    private void CreateTopic()
+    {
+        var config = new AdminClientConfig(ReaderConfig());
+        using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+        if (!_broker.IsEmbedded)
+        {
+            admin.CreateTopicsAsync([new Confluent.Kafka.Admin.TopicSpecification { Name = _topic, NumPartitions = Partitions, ReplicationFactor = 1 }])
+                .WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            TopicMetadata? topic = null;
+            try
+            {
+                topic = admin.GetMetadata(_topic, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == _topic);
+            }
+            catch (KafkaException)
+            {
+                // Not there yet.
+            }
+
+            if (topic is { Error.IsError: false } && topic.Partitions.Count == Partitions && topic.Partitions.TrueForAll(p => p.Leader >= 0))
+            {
+                return;
+            }
+
+            Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), $"topic {_topic} did not get {Partitions} partitions with leaders");
+            Thread.Sleep(200);
+        }
+    }
+}
