@@ -11,6 +11,7 @@ public sealed class RecordingBatchSink<T> : IBatchSink<T>
     private readonly object _lock = new();
     private readonly List<T[]> _batches = [];
     private readonly Queue<(T[] Batch, TaskCompletionSource<BatchResult> Ack)> _unacknowledged = new();
+    private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
     private int _flushCount;
 
     /// <summary>Gets or sets a value indicating whether batches are acknowledged as soon as they are accepted.</summary>
@@ -79,18 +80,50 @@ public sealed class RecordingBatchSink<T> : IBatchSink<T>
 
         T[] copy = batch.ToArray();
         var ack = new TaskCompletionSource<BatchResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        List<TaskCompletionSource>? reached = null;
         lock (_lock)
         {
             _batches.Add(copy);
             _unacknowledged.Enqueue((copy, ack));
+            for (int i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Count <= _batches.Count)
+                {
+                    (reached ??= []).Add(_waiters[i].Reached);
+                    _waiters.RemoveAt(i);
+                }
+            }
         }
 
+        reached?.ForEach(static r => r.TrySetResult());
         if (AcknowledgeImmediately)
         {
             AcknowledgeAll();
         }
 
         return ValueTask.FromResult(ack.Task);
+    }
+
+    /// <summary>Waits until the sink has accepted at least <paramref name="count"/> batches in all. The pipeline hands
+    /// batches over on its own threads, so a test that acknowledges by hand waits with this before
+    /// <see cref="AcknowledgeNext"/>.</summary>
+    /// <param name="count">The number of batches, counted from the first one the sink accepted.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>A task that completes when that many batches have been accepted.</returns>
+    public Task WaitForBatchesAsync(int count, CancellationToken cancellationToken = default)
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            if (_batches.Count >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            _waiters.Add((count, reached));
+        }
+
+        return reached.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Acknowledges the oldest pending batch.</summary>

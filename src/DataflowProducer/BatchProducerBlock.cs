@@ -235,7 +235,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         var pending = new PendingBatch(batch, Interlocked.Increment(ref _batchSequence));
         if (IsAborted)
         {
-            if (pending.TryClaim())
+            if (pending.TryClaim(out _))
             {
                 Abandon(batch, AbortReason);
             }
@@ -249,19 +249,36 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             await _window.WaitAsync(_abort.Token).ConfigureAwait(false);
             windowTaken = true;
+
+            // SemaphoreSlim can still grant a waiter whose cancellation is under way (Report aborts under FaultPipeline
+            // and then releases the window), so look again: after an abort no batch may reach the sink.
+            _abort.Token.ThrowIfCancellationRequested();
+            if (!pending.TryMarkInFlight())
+            {
+                // An abort settled (abandoned) this batch while it waited for the window: it must not reach the sink.
+                Interlocked.CompareExchange(ref _accepting, null, pending);
+                _window.Release();
+                return;
+            }
+
             Interlocked.Add(ref _inFlight, batch.Length);
-            pending.InFlight = true;
             pending.Acknowledgement = await _sink.AcceptAsync(batch, _abort.Token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The sink returned a null acknowledgement task.");
             Interlocked.Increment(ref _batches);
             Log.BatchAccepted(_logger, pending.Number, batch.Length);
             pending.WindowTaken = true;
-            Volatile.Write(ref _accepting, null);
-            _pending.Writer.TryWrite(pending);
+
+            // Into the channel first, then out of _accepting, so that whoever settles the pipeline always finds the
+            // batch in one of the two. The write fails only when an abort already closed the channel: the batch then
+            // stays in _accepting, where FinishAsync settles it.
+            if (_pending.Writer.TryWrite(pending))
+            {
+                Interlocked.CompareExchange(ref _accepting, null, pending);
+            }
         }
         catch (Exception ex)
         {
-            Volatile.Write(ref _accepting, null);
+            Interlocked.CompareExchange(ref _accepting, null, pending);
             if (windowTaken && !pending.WindowTaken)
             {
                 _window.Release();
@@ -274,9 +291,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             }
 
             Exception reason = abortedByUs ? AbortReason : ex;
-            if (pending.TryClaim())
+            if (pending.TryClaim(out bool wasInFlight))
             {
-                if (pending.InFlight)
+                if (wasInFlight)
                 {
                     Interlocked.Add(ref _inFlight, -batch.Length);
                 }
@@ -342,7 +359,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         TimeSpan remaining = RemainingDrainTime();
         try
         {
-            await _sink.FlushAsync(remaining, _abort.Token).ConfigureAwait(false);
+            // WaitAsync: a sink whose flush ignores the token must not keep the pipeline from finishing after an abort.
+            await _sink.FlushAsync(remaining, _abort.Token).WaitAsync(_abort.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (!(ex is OperationCanceledException && _abort.IsCancellationRequested))
         {
@@ -409,14 +427,23 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         return BatchResult.Create(failures);
     }
 
-    private void Report(PendingBatch pending, BatchResult result)
+    private void Report(PendingBatch pending, BatchResult? result)
     {
-        if (!pending.TryClaim())
+        if (!pending.TryClaim(out bool wasInFlight))
         {
             return;
         }
 
         T[] batch = pending.Batch;
+
+        // Off InFlight before the outcome counters go up, so no snapshot (GetStatistics, or one taken in a callback)
+        // counts an item both as in flight and as delivered, failed or abandoned.
+        if (wasInFlight)
+        {
+            Interlocked.Add(ref _inFlight, -batch.Length);
+        }
+
+        result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult."));
         int failed = 0;
         int abandoned = 0;
         try
@@ -467,15 +494,17 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
         finally
         {
-            Interlocked.Add(ref _inFlight, -batch.Length);
+            Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
+
+            // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
+            // the window, would reach the sink after the failure that should have stopped the pipeline.
+            if (failed > 0 && _options.FailurePolicy == FailurePolicy.FaultPipeline)
+            {
+                Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _firstFailure), "an item failed under FailurePolicy.FaultPipeline");
+            }
+
             _batcher.Release(batch.Length);
             _window.Release();
-            Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
-        }
-
-        if (failed > 0 && _options.FailurePolicy == FailurePolicy.FaultPipeline)
-        {
-            Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _firstFailure), "an item failed under FailurePolicy.FaultPipeline");
         }
     }
 
@@ -532,10 +561,15 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             }
 
             // A batch the sink was still accepting when the abort came (a sink that ignores cancellation).
+            // Or a batch the sink took just as the abort closed the channel: if its outcome is known, it counts.
             PendingBatch? accepting = Interlocked.Exchange(ref _accepting, null);
-            if (accepting is not null && accepting.TryClaim())
+            if (accepting?.Acknowledgement is { IsCompletedSuccessfully: true } acknowledged)
             {
-                if (accepting.InFlight)
+                Report(accepting, acknowledged.Result);
+            }
+            else if (accepting is not null && accepting.TryClaim(out bool wasInFlight))
+            {
+                if (wasInFlight)
                 {
                     Interlocked.Add(ref _inFlight, -accepting.Batch.Length);
                 }
@@ -550,9 +584,13 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 {
                     Report(pending, ack.Result);
                 }
-                else if (pending.TryClaim())
+                else if (pending.TryClaim(out bool wasInFlight))
                 {
-                    Interlocked.Add(ref _inFlight, -pending.Batch.Length);
+                    if (wasInFlight)
+                    {
+                        Interlocked.Add(ref _inFlight, -pending.Batch.Length);
+                    }
+
                     Abandon(pending.Batch, reason);
                 }
             }
@@ -654,7 +692,13 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
     private sealed class PendingBatch(T[] batch, long number)
     {
-        private int _claimed;
+        private const int Waiting = 0;
+        private const int HandedOver = 1;
+        private const int Claimed = 2;
+
+        // Waiting -> HandedOver (the sink is given the batch) -> Claimed (its outcome is decided), or Waiting -> Claimed
+        // (abandoned before the sink saw it). One field, so a claim and the hand-over can never both miss each other.
+        private int _state;
 
         public T[] Batch { get; } = batch;
 
@@ -662,11 +706,18 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         public Task<BatchResult>? Acknowledgement { get; set; }
 
-        public bool InFlight { get; set; }
-
         public bool WindowTaken { get; set; }
 
-        // The first to claim a batch decides its items' outcome; everybody else leaves it alone.
-        public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+        // Called once, just before the batch goes to the sink; false when it was already claimed (abandoned).
+        public bool TryMarkInFlight() => Interlocked.CompareExchange(ref _state, HandedOver, Waiting) == Waiting;
+
+        // The first to claim a batch decides its items' outcome; everybody else leaves it alone. wasInFlight: the
+        // batch's items are counted in InFlight and the claimer takes them off.
+        public bool TryClaim(out bool wasInFlight)
+        {
+            int previous = Interlocked.Exchange(ref _state, Claimed);
+            wasInFlight = previous == HandedOver;
+            return previous != Claimed;
+        }
     }
 }
