@@ -507,8 +507,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     {
         if (_aborted)
         {
-            // Faulted or canceled while the item was being fetched: it is dropped like the rest, before Completion
-            // finishes (the abort waits for pending consumes).
+            // Faulted or canceled while the item was being fetched: the source already gave it up, so it was accepted
+            // and is dropped like the rest, before Completion finishes (the abort waits for pending consumes).
+            _acceptedCount++;
             _dropped.Add(item);
             return false;
         }
