@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using DataflowProducer.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,12 +19,12 @@ internal sealed class KafkaProducerBlockHost<TKey, TValue> : IHostedLifecycleSer
     private readonly string _name;
     private readonly ILogger _logger;
 
-    public KafkaProducerBlockHost(string name, KafkaProducerBlockOptions options, BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks, ILoggerFactory? loggerFactory, TimeProvider timeProvider)
+    public KafkaProducerBlockHost(string name, KafkaProducerBlockOptions options, BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks, ILoggerFactory? loggerFactory, TimeProvider timeProvider, IMeterFactory? meterFactory)
     {
         _name = name;
         _logger = loggerFactory?.CreateLogger<KafkaProducerBlockHost<TKey, TValue>>() ?? NullLogger<KafkaProducerBlockHost<TKey, TValue>>.Instance;
         _block = new Lazy<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(
-            () => KafkaProducerBlock.Create(options.ToProducerConfig(), options.ToSinkOptions<TKey, TValue>(), options.ToBatchProducerOptions(timeProvider), callbacks, loggerFactory),
+            () => KafkaProducerBlock.Create(options.ToProducerConfig(), options.ToSinkOptions<TKey, TValue>(), options.ToBatchProducerOptions(timeProvider, name, meterFactory), callbacks, loggerFactory),
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

@@ -52,6 +52,10 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
     public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
 
+    /// <summary>Gets or sets a value indicating whether the poster's W3C trace context is written into each record's headers.</summary>
+    /// <value>The default is false.</value>
+    public bool InjectTraceContext { get; set; }
+
     /// <summary>Gets the client configuration: librdkafka property names and values (for example
     /// <c>bootstrap.servers</c>). Values are never logged.</summary>
     /// <value>Must contain <c>bootstrap.servers</c>.</value>
@@ -87,8 +91,10 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         }
     }
 
-    internal BatchProducerOptions ToBatchProducerOptions(TimeProvider timeProvider) => new()
+    internal BatchProducerOptions ToBatchProducerOptions(TimeProvider timeProvider, string? name = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null) => new()
     {
+        Name = name,
+        MeterFactory = meterFactory,
         BatchSize = BatchSize,
         Linger = Linger,
         BoundedCapacity = BoundedCapacity,
@@ -100,5 +106,5 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
 
     internal ProducerConfig ToProducerConfig() => new(new Dictionary<string, string>(Producer, StringComparer.Ordinal));
 
-    internal KafkaSinkOptions<TKey, TValue> ToSinkOptions<TKey, TValue>() => new() { DefaultTopic = DefaultTopic };
+    internal KafkaSinkOptions<TKey, TValue> ToSinkOptions<TKey, TValue>() => new() { DefaultTopic = DefaultTopic, InjectTraceContext = InjectTraceContext };
 }

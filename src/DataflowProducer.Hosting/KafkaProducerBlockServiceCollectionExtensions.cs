@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Kafka;
 using Microsoft.Extensions.Configuration;
@@ -73,7 +74,8 @@ public static class KafkaProducerBlockServiceCollectionExtensions
             sp.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get(name),
             callbacks?.Invoke(sp),
             sp.GetService<ILoggerFactory>(),
-            sp.GetService<TimeProvider>() ?? TimeProvider.System));
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetService<IMeterFactory>()));
         services.AddKeyedSingleton(name, static (sp, key) => sp.GetRequiredKeyedService<KafkaProducerBlockHost<TKey, TValue>>(key).Block);
         services.AddKeyedSingleton<ITargetBlock<KafkaRecord<TKey, TValue>>>(name, static (sp, key) => sp.GetRequiredKeyedService<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(key));
 

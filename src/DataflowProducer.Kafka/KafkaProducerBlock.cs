@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -31,7 +33,7 @@ public static class KafkaProducerBlock
         var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, loggerFactory?.CreateLogger<KafkaBatchSink<TKey, TValue>>());
         try
         {
-            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(), () => sink);
+            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(), () => sink, TraceContextInjector(sinkOptions));
         }
         catch
         {
@@ -60,7 +62,46 @@ public static class KafkaProducerBlock
     {
         ArgumentNullException.ThrowIfNull(producer);
         var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, loggerFactory?.CreateLogger<KafkaBatchSink<TKey, TValue>>(), options?.TimeProvider);
-        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>());
+        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(), ownedResource: null, TraceContextInjector(sinkOptions));
+    }
+
+    // messaging.system and the default topic tag every metric and span of the pipeline (OpenTelemetry messaging conventions).
+    private static BatchProducerOptions WithKafkaTags<TKey, TValue>(BatchProducerOptions? options, KafkaSinkOptions<TKey, TValue>? sinkOptions)
+    {
+        BatchProducerOptions copy = (options ?? new BatchProducerOptions()).Clone();
+        var tags = new List<KeyValuePair<string, object?>> { new("messaging.system", "kafka") };
+        if (sinkOptions?.DefaultTopic is { } topic)
+        {
+            tags.Add(new("messaging.destination.name", topic));
+        }
+
+        copy.TelemetryTags = tags;
+        return copy;
+    }
+
+    // Runs on the poster's thread as the record is offered, so Activity.Current is the poster's.
+    private static Action<KafkaRecord<TKey, TValue>>? TraceContextInjector<TKey, TValue>(KafkaSinkOptions<TKey, TValue>? sinkOptions)
+    {
+        if (sinkOptions?.InjectTraceContext != true)
+        {
+            return null;
+        }
+
+        return static record =>
+        {
+            if (record is null || Activity.Current is not { } activity)
+            {
+                return;
+            }
+
+            DistributedContextPropagator.Current.Inject(activity, record, static (carrier, name, value) =>
+            {
+                var target = (KafkaRecord<TKey, TValue>)carrier!;
+                target.Headers ??= [];
+                target.Headers.Remove(name);
+                target.Headers.Add(name, Encoding.UTF8.GetBytes(value));
+            });
+        };
     }
 
     // Bad pipeline options must fail before a producer (and its threads and connections) is started.

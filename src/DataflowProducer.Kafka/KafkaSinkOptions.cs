@@ -37,5 +37,11 @@ public sealed class KafkaSinkOptions<TKey, TValue>
     /// <value>Greater than zero. The default is <see cref="DefaultQueueFullRetryInterval"/> (100 ms).</value>
     public TimeSpan QueueFullRetryInterval { get; set; } = DefaultQueueFullRetryInterval;
 
+    /// <summary>Gets or sets a value indicating whether the W3C trace context (<c>traceparent</c>, <c>tracestate</c>) of the
+    /// activity current when a record is posted is written into the record's headers, so consumers can continue the trace.</summary>
+    /// <value>The default is false. When true, a record posted while an <see cref="System.Diagnostics.Activity"/> is current
+    /// gets its headers set (replacing earlier values of those two headers); records posted without one are left alone.</value>
+    public bool InjectTraceContext { get; set; }
+
     internal KafkaSinkOptions<TKey, TValue> Clone() => (KafkaSinkOptions<TKey, TValue>)MemberwiseClone();
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
@@ -57,6 +58,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private readonly object _handBackLock = new();
     private readonly List<T> _abandonedItems = [];
     private readonly List<KeyValuePair<T, Exception>> _failedItems = [];
+    private readonly ProducerMetrics _metrics;
+    private readonly KeyValuePair<string, object?>[] _telemetryTags;
+    private readonly string _spanName;
+    private readonly Action<T>? _onOffer;
 
     private long _batchSequence;
     private long _batches;
@@ -86,7 +91,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     }
 
     // ownedResource: disposed after the pipeline finishes, for sinks the library built on the caller's behalf.
-    internal BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options, BatchProducerCallbacks<T>? callbacks, ILogger? logger, Func<IAsyncDisposable?>? ownedResource)
+    // onOffer: sees each item offered with its value (not the consume-to-accept kind), on the poster's thread, before
+    // the block decides; the Kafka layer uses it to capture the poster's trace context.
+    internal BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options, BatchProducerCallbacks<T>? callbacks, ILogger? logger, Func<IAsyncDisposable?>? ownedResource, Action<T>? onOffer = null)
     {
         ArgumentNullException.ThrowIfNull(sink);
         options = (options ?? new BatchProducerOptions()).Clone();
@@ -99,6 +106,12 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         _timeProvider = options.TimeProvider;
         _ownedResource = ownedResource;
         _window = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+        _onOffer = onOffer;
+        _metrics = ProducerMetrics.For(options.MeterFactory);
+        _telemetryTags = TelemetryTagsFor(options);
+        _spanName = options.TelemetryTags?.FirstOrDefault(static t => t.Key == TelemetryNames.DestinationNameTag).Value is string destination
+            ? "send " + destination
+            : "send";
 
         _batcher = new LingerBatchBlock<T>(
             new LingerBatchBlockOptions
@@ -195,8 +208,15 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         Abort(exception, "faulted by the caller");
     }
 
-    DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept) =>
-        ((ITargetBlock<T>)_batcher).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+    DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
+    {
+        if (_onOffer is not null && !consumeToAccept)
+        {
+            _onOffer(messageValue);
+        }
+
+        return ((ITargetBlock<T>)_batcher).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"{nameof(BatchProducerBlock<T>)}<{typeof(T).Name}>";
@@ -233,6 +253,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private async Task AcceptBatchAsync(T[] batch)
     {
         var pending = new PendingBatch(batch, Interlocked.Increment(ref _batchSequence));
+        _metrics.Accepted.Add(batch.Length, Tags());
         if (IsAborted)
         {
             if (pending.TryClaim(out _))
@@ -261,9 +282,11 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 return;
             }
 
-            Interlocked.Add(ref _inFlight, batch.Length);
+            AddInFlight(batch.Length);
+            StartSpan(pending);
             pending.Acknowledgement = await _sink.AcceptAsync(batch, _abort.Token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The sink returned a null acknowledgement task.");
+            _metrics.BatchSize.Record(batch.Length, Tags());
             Interlocked.Increment(ref _batches);
             Log.BatchAccepted(_logger, pending.Number, batch.Length);
             pending.WindowTaken = true;
@@ -295,7 +318,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             {
                 if (wasInFlight)
                 {
-                    Interlocked.Add(ref _inFlight, -batch.Length);
+                    AddInFlight(-batch.Length);
+                    EndSpan(pending, "abandoned", reason);
                 }
 
                 Abandon(batch, reason);
@@ -440,7 +464,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         // counts an item both as in flight and as delivered, failed or abandoned.
         if (wasInFlight)
         {
-            Interlocked.Add(ref _inFlight, -batch.Length);
+            AddInFlight(-batch.Length);
         }
 
         result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult."));
@@ -450,7 +474,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             if (result.Failed.Count == 0 && result.Abandoned.Count == 0)
             {
-                Interlocked.Add(ref _delivered, batch.Length);
+                AddDelivered(batch.Length);
                 return;
             }
 
@@ -470,6 +494,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 }
 
                 Interlocked.Increment(ref _failed);
+                _metrics.Failed.Add(1, Tags(new(TelemetryNames.ErrorTypeTag, failure.Error.GetType().Name)));
                 Invoke(_callbacks?.ItemFailed, batch[failure.Index], failure.Error);
             }
 
@@ -490,11 +515,17 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
             // Items neither failed nor abandoned were delivered. Out-of-range indexes are ignored, so a faulty sink
             // cannot make the counts disagree.
-            Interlocked.Add(ref _delivered, batch.Length - failed - abandoned);
+            AddDelivered(batch.Length - failed - abandoned);
         }
         finally
         {
             Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
+            if (wasInFlight)
+            {
+                _metrics.AcknowledgeDuration.Record(_timeProvider.GetElapsedTime(pending.StartTimestamp).TotalSeconds, Tags());
+                EndSpan(pending, failed == 0 && abandoned == 0 ? "delivered" : failed + abandoned == batch.Length ? (failed > 0 ? "failed" : "abandoned") : "partial", failed > 0 ? _firstFailure : null);
+            }
+
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
             // the window, would reach the sink after the failure that should have stopped the pipeline.
@@ -557,6 +588,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             IReadOnlyList<T> dropped = _batcher.DroppedItems;
             if (dropped.Count > 0)
             {
+                // Never batched, so never counted as accepted by the metrics yet.
+                _metrics.Accepted.Add(dropped.Count, Tags());
                 Abandon(dropped, reason);
             }
 
@@ -571,7 +604,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             {
                 if (wasInFlight)
                 {
-                    Interlocked.Add(ref _inFlight, -accepting.Batch.Length);
+                    AddInFlight(-accepting.Batch.Length);
+                    EndSpan(accepting, "abandoned", reason);
                 }
 
                 Abandon(accepting.Batch, reason);
@@ -588,7 +622,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 {
                     if (wasInFlight)
                     {
-                        Interlocked.Add(ref _inFlight, -pending.Batch.Length);
+                        AddInFlight(-pending.Batch.Length);
+                        EndSpan(pending, "abandoned", reason);
                     }
 
                     Abandon(pending.Batch, reason);
@@ -659,6 +694,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
 
         Interlocked.Add(ref _abandoned, items.Count);
+        _metrics.Abandoned.Add(items.Count, Tags());
         Log.ItemsAbandoned(_logger, items.Count, reason.Message);
         if (_callbacks?.ItemsAbandoned is { } callback)
         {
@@ -671,6 +707,100 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemsAbandoned));
             }
         }
+    }
+
+    private static KeyValuePair<string, object?>[] TelemetryTagsFor(BatchProducerOptions options)
+    {
+        var tags = new List<KeyValuePair<string, object?>>();
+        if (options.Name is { } name)
+        {
+            tags.Add(new(TelemetryNames.PipelineNameTag, name));
+        }
+
+        if (options.TelemetryTags is { } extra)
+        {
+            tags.AddRange(extra);
+        }
+
+        return [.. tags];
+    }
+
+    private TagList Tags()
+    {
+        var tags = default(TagList);
+        foreach (KeyValuePair<string, object?> tag in _telemetryTags)
+        {
+            tags.Add(tag);
+        }
+
+        return tags;
+    }
+
+    private TagList Tags(KeyValuePair<string, object?> extra)
+    {
+        TagList tags = Tags();
+        tags.Add(extra);
+        return tags;
+    }
+
+    private void AddInFlight(long delta)
+    {
+        Interlocked.Add(ref _inFlight, delta);
+        _metrics.InFlight.Add(delta, Tags());
+    }
+
+    private void AddDelivered(long count)
+    {
+        Interlocked.Add(ref _delivered, count);
+        if (count > 0)
+        {
+            _metrics.Delivered.Add(count, Tags());
+        }
+    }
+
+    // One span per batch, from the hand-over to the sink until its outcome is known. The sink runs with it as the
+    // current activity, so a sink can add its own tags or child spans.
+    private void StartSpan(PendingBatch pending)
+    {
+        pending.StartTimestamp = _timeProvider.GetTimestamp();
+        if (!ProducerActivitySource.Source.HasListeners())
+        {
+            return;
+        }
+
+        Activity? activity = ProducerActivitySource.Source.StartActivity(_spanName, ActivityKind.Producer);
+        if (activity is null)
+        {
+            return;
+        }
+
+        foreach (KeyValuePair<string, object?> tag in _telemetryTags)
+        {
+            activity.SetTag(tag.Key, tag.Value);
+        }
+
+        activity.SetTag(TelemetryNames.OperationTypeTag, "send");
+        activity.SetTag(TelemetryNames.OperationNameTag, "send");
+        activity.SetTag(TelemetryNames.BatchMessageCountTag, pending.Batch.Length);
+        pending.Activity = activity;
+    }
+
+    private static void EndSpan(PendingBatch pending, string outcome, Exception? error)
+    {
+        if (pending.Activity is not { } activity)
+        {
+            return;
+        }
+
+        activity.SetTag(TelemetryNames.OutcomeTag, outcome);
+        if (error is not null)
+        {
+            activity.SetTag(TelemetryNames.ErrorTypeTag, error.GetType().Name);
+            activity.SetStatus(ActivityStatusCode.Error, error.Message);
+        }
+
+        activity.Stop();
+        pending.Activity = null;
     }
 
     private void Invoke(Action<T, Exception>? callback, T item, Exception error)
@@ -707,6 +837,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         public Task<BatchResult>? Acknowledgement { get; set; }
 
         public bool WindowTaken { get; set; }
+
+        public long StartTimestamp { get; set; }
+
+        public Activity? Activity { get; set; }
 
         // Called once, just before the batch goes to the sink; false when it was already claimed (abandoned).
         public bool TryMarkInFlight() => Interlocked.CompareExchange(ref _state, HandedOver, Waiting) == Waiting;

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Tasks.Dataflow;
 
 namespace DataflowProducer;
@@ -60,6 +61,19 @@ public sealed class BatchProducerOptions
     /// <summary>Gets or sets the clock for <see cref="Linger"/> and <see cref="DrainTimeout"/>.</summary>
     /// <value>The default is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets a name for this pipeline, used as the <c>dataflowproducer.pipeline.name</c> tag on its metrics
+    /// and spans so several pipelines in one process can be told apart.</summary>
+    /// <value>The default is null: no name tag.</value>
+    public string? Name { get; set; }
+
+    /// <summary>Gets or sets the factory that creates the <c>DataflowProducer</c> meter (dependency injection provides one).</summary>
+    /// <value>The default is null: a process-wide static meter.</value>
+    public IMeterFactory? MeterFactory { get; set; }
+
+    // Tags every metric and span of the pipeline carries, added by a sink's factory (for Kafka: messaging.system and
+    // the default topic as messaging.destination.name).
+    internal IReadOnlyList<KeyValuePair<string, object?>>? TelemetryTags { get; set; }
 
     internal BatchProducerOptions Clone() => (BatchProducerOptions)MemberwiseClone();
 }

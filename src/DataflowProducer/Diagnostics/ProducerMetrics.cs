@@ -1,0 +1,43 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+
+namespace DataflowProducer.Diagnostics;
+
+/// <summary>The pipeline's instruments on the <c>DataflowProducer</c> meter: one set per meter, shared by every block
+/// that uses it. With an <see cref="IMeterFactory"/> (dependency injection) the meter comes from it; without one, a
+/// process-wide static meter is used.</summary>
+internal sealed class ProducerMetrics
+{
+    private static readonly ConditionalWeakTable<IMeterFactory, ProducerMetrics> ByFactory = [];
+    private static readonly Lazy<ProducerMetrics> Shared = new(() => new ProducerMetrics(new Meter(TelemetryNames.MeterName, TelemetryNames.Version)));
+
+    private ProducerMetrics(Meter meter)
+    {
+        Accepted = meter.CreateCounter<long>(TelemetryNames.MessagesAccepted, TelemetryNames.MessageUnit, "Messages accepted by the pipeline.");
+        Delivered = meter.CreateCounter<long>(TelemetryNames.MessagesDelivered, TelemetryNames.MessageUnit, "Messages the sink acknowledged as delivered.");
+        Failed = meter.CreateCounter<long>(TelemetryNames.MessagesFailed, TelemetryNames.MessageUnit, "Messages the sink reported failed.");
+        Abandoned = meter.CreateCounter<long>(TelemetryNames.MessagesAbandoned, TelemetryNames.MessageUnit, "Messages the pipeline will never deliver and handed back.");
+        InFlight = meter.CreateUpDownCounter<long>(TelemetryNames.MessagesInFlight, TelemetryNames.MessageUnit, "Messages handed to the sink whose outcome is not known yet.");
+        BatchSize = meter.CreateHistogram<int>(TelemetryNames.BatchSize, TelemetryNames.MessageUnit, "Messages per batch handed to the sink.");
+        AcknowledgeDuration = meter.CreateHistogram<double>(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.");
+    }
+
+    public Counter<long> Accepted { get; }
+
+    public Counter<long> Delivered { get; }
+
+    public Counter<long> Failed { get; }
+
+    public Counter<long> Abandoned { get; }
+
+    public UpDownCounter<long> InFlight { get; }
+
+    public Histogram<int> BatchSize { get; }
+
+    public Histogram<double> AcknowledgeDuration { get; }
+
+    public static ProducerMetrics For(IMeterFactory? factory) =>
+        factory is null
+            ? Shared.Value
+            : ByFactory.GetValue(factory, static f => new ProducerMetrics(f.Create(new MeterOptions(TelemetryNames.MeterName) { Version = TelemetryNames.Version })));
+}

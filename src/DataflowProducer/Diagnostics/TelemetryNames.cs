@@ -1,0 +1,30 @@
+namespace DataflowProducer.Diagnostics;
+
+/// <summary>Names of the meter, activity source, instruments and tags, in one place so dashboards can rely on them.
+/// Tag names follow the OpenTelemetry messaging semantic conventions where one applies.</summary>
+internal static class TelemetryNames
+{
+    public const string MeterName = "DataflowProducer";
+    public const string ActivitySourceName = "DataflowProducer";
+    public const string Version = "1.0";
+
+    public const string MessagesAccepted = "dataflowproducer.messages.accepted";
+    public const string MessagesDelivered = "dataflowproducer.messages.delivered";
+    public const string MessagesFailed = "dataflowproducer.messages.failed";
+    public const string MessagesAbandoned = "dataflowproducer.messages.abandoned";
+    public const string MessagesInFlight = "dataflowproducer.messages.in_flight";
+    public const string BatchSize = "dataflowproducer.batch.size";
+    public const string BatchAcknowledgeDuration = "dataflowproducer.batch.acknowledge.duration";
+
+    public const string MessageUnit = "{message}";
+    public const string SecondsUnit = "s";
+
+    public const string PipelineNameTag = "dataflowproducer.pipeline.name";
+    public const string OutcomeTag = "dataflowproducer.outcome";
+    public const string ErrorTypeTag = "error.type";
+    public const string MessagingSystemTag = "messaging.system";
+    public const string DestinationNameTag = "messaging.destination.name";
+    public const string OperationTypeTag = "messaging.operation.type";
+    public const string OperationNameTag = "messaging.operation.name";
+    public const string BatchMessageCountTag = "messaging.batch.message_count";
+}
