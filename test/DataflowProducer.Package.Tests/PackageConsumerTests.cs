@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+
+namespace DataflowProducer.Package.Tests;
+
+[Category("Package")]
+public class PackageConsumerTests
+{
+    private const string ConsumerProgram = """
+        using System.Threading.Tasks.Dataflow;
+        using Confluent.Kafka;
+        using DataflowProducer;
+        using DataflowProducer.Kafka;
+        using DataflowProducer.Testing;
+
+        using var cluster = MockKafkaCluster.Start(3);
+        cluster.CreateTopic("consumer-check", 4);
+        var block = KafkaProducerBlock.Create(
+            new ProducerConfig { BootstrapServers = cluster.BootstrapServers },
+            new KafkaSinkOptions<string, string> { DefaultTopic = "consumer-check" },
+            new BatchProducerOptions { BatchSize = 1000, Linger = TimeSpan.FromHours(1) });
+        for (int i = 0; i < 100; i++)
+        {
+            await block.SendAsync(new KafkaRecord<string, string>($"k{i}", $"v{i}"));
+        }
+
+        block.Complete();
+        await block.Completion;
+        var read = TopicReader.ReadAll(cluster.BootstrapServers, "consumer-check", TimeSpan.FromSeconds(30));
+        Console.WriteLine($"DELIVERED {block.GetStatistics().Delivered} READ {read.Count}");
+        """;
+
+    [Test, CancelAfter(900_000)]
+    public async Task PackedPackages_RestoredFromTheLocalFeedIntoAFreshProject_RunAPipelineAgainstTheMockCluster(CancellationToken ct)
+    {
+        string repoRoot = FindRepoRoot();
+        string configuration = typeof(PackageConsumerTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "BuildConfiguration").Value!;
+        string feed = Path.Combine(repoRoot, "artifacts", "packages");
+        string version = $"0.1.0-t{Guid.NewGuid():N}"[..24];
+        string consumer = Directory.CreateTempSubdirectory("dataflowproducer-consumer-").FullName;
+        try
+        {
+            foreach (string project in new[] { "DataflowProducer", "DataflowProducer.Kafka", "DataflowProducer.Testing" })
+            {
+                await RunAsync(repoRoot, ["pack", $"src/{project}/{project}.csproj", "-c", configuration, "--no-build", $"-p:PackageVersion={version}", "-o", feed], ct);
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(consumer, "Consumer.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <ImplicitUsings>enable</ImplicitUsings>
+                    <Nullable>enable</Nullable>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="DataflowProducer.Kafka" Version="{version}" />
+                    <PackageReference Include="DataflowProducer.Testing" Version="{version}" />
+                  </ItemGroup>
+                </Project>
+                """, ct);
+            await File.WriteAllTextAsync(Path.Combine(consumer, "Program.cs"), ConsumerProgram, ct);
+            await File.WriteAllTextAsync(Path.Combine(consumer, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="dataflowproducer-local" value="{feed}" />
+                  </packageSources>
+                </configuration>
+                """, ct);
+
+            string output = await RunAsync(consumer, ["run", "-c", "Release"], ct);
+
+            Assert.That(output, Does.Contain("DELIVERED 100 READ 100"));
+        }
+        finally
+        {
+            Directory.Delete(consumer, recursive: true);
+            foreach (string package in Directory.EnumerateFiles(feed, $"*.{version}.*nupkg"))
+            {
+                File.Delete(package);
+            }
+        }
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "DataflowProducer.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("DataflowProducer.sln not found above the test directory.");
+    }
+
+    private static async Task<string> RunAsync(string workingDirectory, string[] arguments, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // The test host runs inside `dotnet test`: do not let its MSBuild settings leak into the child builds.
+        foreach (string variable in new[] { "MSBuildSDKsPath", "MSBuildExtensionsPath", "MSBUILD_EXE_PATH", "MSBuildLoadMicrosoftTargetsReadOnly", "VSTEST_HOST_DEBUG" })
+        {
+            start.Environment.Remove(variable);
+        }
+
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        Task stdout = Pump(process.StandardOutput, output);
+        Task stderr = Pump(process.StandardError, output);
+        try
+        {
+            await process.WaitForExitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        await Task.WhenAll(stdout, stderr);
+        string text = output.ToString();
+        Assert.That(process.ExitCode, Is.Zero, $"dotnet {string.Join(' ', arguments)} failed:\n{text}");
+        return text;
+    }
+
+    private static async Task Pump(StreamReader reader, StringBuilder into)
+    {
+        string? line;
+        while ((line = await reader.ReadLineAsync()) is not null)
+        {
+            lock (into)
+            {
+                into.AppendLine(line);
+            }
+        }
+    }
+}
