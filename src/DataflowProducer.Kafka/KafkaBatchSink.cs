@@ -40,6 +40,7 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
     private readonly RoomSignal _room = new();
     private readonly ConcurrentDictionary<BatchTracker, byte> _outstanding = new();
     private int _disposed;
+    private string? _checkedTopic;
 
     /// <summary>Initializes a sink over an existing producer, which it does not own.</summary>
     /// <param name="producer">The producer; its serializers must be synchronous.</param>
@@ -209,6 +210,11 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
             throw new ArgumentException("KafkaSinkOptions.DefaultTopic must be null or a topic name, but was an empty string.", nameof(options));
         }
 
+        if (options.DefaultTopic is { } topic && TopicName.Problem(topic) is { } problem)
+        {
+            throw new ArgumentException($"KafkaSinkOptions.DefaultTopic must be a legal Kafka topic name, but '{topic}' is not: {problem}.", nameof(options));
+        }
+
         return options;
     }
 
@@ -330,6 +336,19 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         {
             tracker.Failed(index, new ArgumentException("The record has no topic and the sink has no default topic (KafkaSinkOptions.DefaultTopic)."));
             return true;
+        }
+
+        // Records mostly share one topic string: a name is checked when it differs from the last one that passed
+        // (racing accepts at worst check a name twice).
+        if (!ReferenceEquals(topic, _checkedTopic))
+        {
+            if (TopicName.Problem(topic) is { } problem)
+            {
+                tracker.Failed(index, new ArgumentException($"The record's topic '{topic}' is not a legal Kafka topic name: {problem}."));
+                return true;
+            }
+
+            _checkedTopic = topic;
         }
 
         var delivery = new Delivery(this, tracker, index);

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+
+namespace DataflowProducer.Tests.TestSupport;
+
+/// <summary>
+/// Waits until the thread pool has nothing queued and nothing running beyond a baseline: the pipeline's own work
+/// (offer loops, the action block, acknowledgement continuations) all runs there, so once it is quiet every effect of
+/// the last step has happened. Bounded: a pool that never goes quiet fails the test instead of hanging it.
+/// </summary>
+internal static class Quiescence
+{
+    private const int QuietChecksInARow = 4;
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    /// <summary>The number of pool threads busy now; call before any work starts to get the baseline.</summary>
+    public static int BusyThreads()
+    {
+        ThreadPool.GetMaxThreads(out int max, out _);
+        ThreadPool.GetAvailableThreads(out int available, out _);
+        return max - available;
+    }
+
+    public static void Wait(int baselineBusy)
+    {
+        long start = Stopwatch.GetTimestamp();
+        int quiet = 0;
+        var spinner = default(SpinWait);
+        long completed = ThreadPool.CompletedWorkItemCount;
+        while (quiet < QuietChecksInARow)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+            long nowCompleted = ThreadPool.CompletedWorkItemCount;
+            bool idle = ThreadPool.PendingWorkItemCount == 0 && BusyThreads() <= baselineBusy && nowCompleted == completed;
+            completed = nowCompleted;
+            quiet = idle ? quiet + 1 : 0;
+            if (Stopwatch.GetElapsedTime(start) > Bound)
+            {
+                throw new TimeoutException($"The thread pool did not go quiet within {Bound} (pending {ThreadPool.PendingWorkItemCount}, busy {BusyThreads()}, baseline {baselineBusy}).");
+            }
+        }
+    }
+}
