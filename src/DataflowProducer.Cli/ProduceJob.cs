@@ -82,8 +82,9 @@ internal sealed class ProduceJob
             }
             catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
             {
-                // Confluent's builder throws InvalidOperationException for a setting librdkafka rejects.
-                _reporter.Line($"error: the Kafka producer configuration was rejected: {ex.Message}");
+                // Confluent's builder throws InvalidOperationException for a setting librdkafka rejects; the sink throws
+                // ArgumentException for an invalid topic name. Both messages name what is wrong.
+                _reporter.Line($"error: the Kafka producer could not be set up: {ex.Message}");
                 return ExitCodes.BadArguments;
             }
 

@@ -173,7 +173,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         BatchProducerStatistics s = GetStatistics();
         Log.DrainStarted(_logger, s.Accepted, s.Delivered, s.InFlight, _options.DrainTimeout);
-        if (_options.DrainTimeout != Timeout.InfiniteTimeSpan)
+        if (_options.DrainTimeout != Timeout.InfiniteTimeSpan && Volatile.Read(ref _state) == 0)
         {
             var timeout = new CancellationTokenSource(_options.DrainTimeout, _timeProvider);
             timeout.Token.UnsafeRegister(
@@ -283,11 +283,11 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             }
 
             AddInFlight(batch.Length);
+            Interlocked.Increment(ref _batches);
             StartSpan(pending);
             pending.Acknowledgement = await _sink.AcceptAsync(batch, _abort.Token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The sink returned a null acknowledgement task.");
             _metrics.BatchSize.Record(batch.Length, Tags());
-            Interlocked.Increment(ref _batches);
             Log.BatchAccepted(_logger, pending.Number, batch.Length);
             pending.WindowTaken = true;
 
@@ -669,9 +669,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             abandonedItems = [.. _abandonedItems];
         }
 
-        string message = string.Create(
-            CultureInfo.InvariantCulture,
-            $"Not every item was delivered: {s.Accepted} accepted, {s.Delivered} delivered, {s.Failed} failed, {s.Abandoned} abandoned ({s.Batches} batches).");
+        string message = s.Failed == 0 && s.Abandoned == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"Every accepted item was delivered ({s.Accepted} accepted, {s.Delivered} delivered, {s.Batches} batches), but the pipeline did not finish cleanly.")
+            : string.Create(CultureInfo.InvariantCulture, $"Not every item was delivered: {s.Accepted} accepted, {s.Delivered} delivered, {s.Failed} failed, {s.Abandoned} abandoned ({s.Batches} batches).");
         if (aborted)
         {
             message += " " + AbortReason.Message;

@@ -5,7 +5,7 @@ namespace DataflowProducer;
 /// <c>Accepted == Delivered + Failed + Abandoned</c>. Before that, <c>Accepted &gt;= Delivered + Failed + Abandoned + InFlight</c>;
 /// the difference is still being batched or waiting to be handed to the sink.</remarks>
 /// <param name="Accepted">Items the block accepted (declined offers are not counted).</param>
-/// <param name="Batches">Batches handed to the sink.</param>
+/// <param name="Batches">Batches handed to the sink (counted as the hand-over starts).</param>
 /// <param name="Delivered">Items the sink acknowledged as delivered.</param>
 /// <param name="Failed">Items the sink reported failed.</param>
 /// <param name="Abandoned">Items that will never be delivered by this block and were handed back.</param>

@@ -275,7 +275,7 @@ public partial class BatchProducerBlockTests
         {
             Assert.That(handBack.Abandoned, Is.EquivalentTo(Enumerable.Range(0, 7)));
             Assert.That(ex.AbandonedItems, Is.EquivalentTo(Enumerable.Range(0, 7)));
-            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(7, 0, 0, 0, 7, 0)));
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(7, 1, 0, 0, 7, 0)));
         });
     }
 
@@ -370,7 +370,7 @@ public partial class BatchProducerBlockTests
         {
             Assert.That(results, Is.All.False);
             Assert.That(handBack.Abandoned, Is.EquivalentTo(Enumerable.Range(0, 10)));
-            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(10, 0, 0, 0, 10, 0)));
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(10, 1, 0, 0, 10, 0)));
         });
     }
 

@@ -203,7 +203,7 @@ public partial class BatchProducerBlockTests
             Assert.That(handBack.AbandonReasons, Has.Some.SameAs(broken));
             Assert.That(ex.InnerException, Is.SameAs(broken));
             Assert.That(ex.Message, Does.Contain("12 accepted").And.Contain("0 delivered").And.Contain("12 abandoned").And.Contain("sink broken"));
-            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(12, 0, 0, 0, 12, 0)));
+            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(12, 1, 0, 0, 12, 0)));
             Assert.That(block.Post(12), Is.False);
         });
         AssertAcceptCalls(sink, 1);
