@@ -220,19 +220,7 @@ public static class TopicReader
     /// <exception cref="KafkaException">The topic does not exist, or a request failed or timed out.</exception>
     public static long CountMessages(ClientConfig clientConfig, string topic, TimeSpan timeout)
     {
-        ArgumentNullException.ThrowIfNull(clientConfig);
-        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
-
-        long start = Stopwatch.GetTimestamp();
-        using IConsumer<Ignore, Ignore> consumer = new ConsumerBuilder<Ignore, Ignore>(CreateConsumerConfig(clientConfig)).Build();
-        long count = 0;
-        foreach ((_, WatermarkOffsets watermarks) in QueryWatermarks(consumer, topic, start, timeout))
-        {
-            count += watermarks.High.Value - watermarks.Low.Value;
-        }
-
-        return count;
+        return SumOverPartitions(clientConfig, topic, timeout, static w => w.High.Value - w.Low.Value);
     }
 
     /// <summary>
@@ -273,6 +261,11 @@ public static class TopicReader
     /// <exception cref="KafkaException">The topic does not exist, or a request failed or timed out.</exception>
     public static long SumHighWatermarks(ClientConfig clientConfig, string topic, TimeSpan timeout)
     {
+        return SumOverPartitions(clientConfig, topic, timeout, static w => w.High.Value);
+    }
+
+    private static long SumOverPartitions(ClientConfig clientConfig, string topic, TimeSpan timeout, Func<WatermarkOffsets, long> measure)
+    {
         ArgumentNullException.ThrowIfNull(clientConfig);
         ArgumentException.ThrowIfNullOrWhiteSpace(topic);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
@@ -282,7 +275,7 @@ public static class TopicReader
         long sum = 0;
         foreach ((_, WatermarkOffsets watermarks) in QueryWatermarks(consumer, topic, start, timeout))
         {
-            sum += watermarks.High.Value;
+            sum += measure(watermarks);
         }
 
         return sum;

@@ -36,7 +36,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     // lock and made after it is released. Outgoing batches are offered with consumeToAccept = true, so the only
     // way a batch leaves the block is ConsumeMessage/TryReceive under the lock: two targets can never both get it.
     // Offering and taking postponed offers each run as one loop at a time on the thread pool, which keeps order.
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly int _batchSize;
     private readonly long _lingerTicks;
     private readonly int _boundedCapacity;
