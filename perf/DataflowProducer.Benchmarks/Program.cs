@@ -7,6 +7,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick", StringComparison.OrdinalI
     return await QuickRunner.RunAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-batching", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunBatchingOnlyAsync(QuickOptions.Parse(args[1..]));
+}
+
 if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
 {
     return await SoakRunner.RunAsync(args[1..]);

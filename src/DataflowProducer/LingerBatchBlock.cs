@@ -422,6 +422,8 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         T[] batch;
         bool done;
         Link? limited;
+        bool postponedWaiting;
+        bool offering;
         lock (_lock)
         {
             if (_output.Count == 0 || messageHeader.Id != _headId || (_reservedBy is not null && _reservedBy != target))
@@ -434,13 +436,40 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
             batch = Dequeue();
             done = TryMarkCompleted();
             limited = FindLimitedLink(target);
+
+            // What AfterDequeue would find out by taking the lock twice more, decided here instead: this runs once per
+            // batch, usually inside our own offer loop, while the posting thread takes the same lock for every item.
+            // Nothing postponed now means nothing to take later (a later offer finds the room this batch freed, or
+            // Release starts the taking). A running offer loop only needs to look again, as StartOffering would tell it.
+            postponedWaiting = _postponed.Count > 0;
+            offering = _offering;
+            if (offering)
+            {
+                _offerAgain = true;
+            }
         }
 
         // Count the message against the link's MaxMessages here, not when an offer is accepted: a target that
         // postponed the offer and consumes it later has taken a message too. Unlink before offering the next batch.
         limited?.OnAccepted();
         messageConsumed = true;
-        AfterDequeue(done);
+        if (done)
+        {
+            Finish();
+        }
+        else
+        {
+            if (postponedWaiting)
+            {
+                StartTakingPostponed();
+            }
+
+            if (!offering)
+            {
+                StartOffering();
+            }
+        }
+
         return batch;
     }
 

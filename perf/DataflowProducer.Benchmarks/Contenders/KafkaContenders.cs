@@ -12,14 +12,17 @@ public static class KafkaContenders
     /// <summary>The size of one <c>Task.WhenAll</c> chunk of the <c>ProduceAsync</c> contender.</summary>
     public const int WhenAllChunk = 1000;
 
-    /// <summary>The pipeline with its default options over the given producer: post from one thread (falling back
-    /// to <c>SendAsync</c> when the block is full), then <c>Complete</c> and await <c>Completion</c>.</summary>
+    /// <summary>How long a contender may run before the benchmark calls it stuck (a hang fails, it does not stall).</summary>
+    public static readonly TimeSpan StuckAfter = TimeSpan.FromMinutes(2);
+
+    /// <summary>The pipeline (default options unless told otherwise) over the given producer: post from one thread
+    /// (falling back to <c>SendAsync</c> when the block is full), then <c>Complete</c> and await <c>Completion</c>.</summary>
     public static async Task<long> PipelineAsync(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count, BatchProducerOptions? options = null)
     {
         BatchProducerBlock<KafkaRecord<Null, byte[]>> block = KafkaProducerBlock.Create(
             producer,
             new KafkaSinkOptions<Null, byte[]> { DefaultTopic = topic },
-            options ?? Experiment());
+            options ?? new BatchProducerOptions());
         for (int i = 0; i < count; i++)
         {
             KafkaRecord<Null, byte[]> record = records[i];
@@ -30,7 +33,15 @@ public static class KafkaContenders
         }
 
         block.Complete();
-        await block.Completion.ConfigureAwait(false);
+        try
+        {
+            await block.Completion.WaitAsync(StuckAfter).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The pipeline did not complete within {StuckAfter}: {block.GetStatistics()}.");
+        }
+
         return block.GetStatistics().Delivered;
     }
 
@@ -87,15 +98,6 @@ public static class KafkaContenders
         }
 
         return delivered;
-    }
-
-    // TEMP experiment knobs.
-    private static BatchProducerOptions Experiment()
-    {
-        var o = new BatchProducerOptions();
-        if (Environment.GetEnvironmentVariable("DPB_INFLIGHT") is { } f) { o.MaxInFlightBatches = int.Parse(f, System.Globalization.CultureInfo.InvariantCulture); }
-        if (Environment.GetEnvironmentVariable("DPB_BATCH") is { } b) { o.BatchSize = int.Parse(b, System.Globalization.CultureInfo.InvariantCulture); }
-        return o;
     }
 
     private sealed class DeliveryCounter

@@ -3,13 +3,17 @@ using System.Globalization;
 namespace DataflowProducer.Benchmarks.Quick;
 
 /// <summary>The sizes of the quick run. The defaults are the report's; smaller ones are for trying changes out.</summary>
-public sealed class QuickOptions
+public sealed record QuickOptions
 {
     /// <summary>Gets the messages each Kafka contender produces per round.</summary>
     public int Messages { get; private init; } = 1_000_000;
 
     /// <summary>Gets the number of measured, alternating rounds (after one warm-up round).</summary>
     public int Rounds { get; private init; } = 5;
+
+    /// <summary>Gets the number of measured, alternating rounds of the batching comparison (after one warm-up round).
+    /// More than the Kafka rounds because they are short (well under a second) and the two blocks are close.</summary>
+    public int BatchingRounds { get; private init; } = 9;
 
     /// <summary>Gets the ints each batching contender posts per round.</summary>
     public int BatchingItems { get; private init; } = 10_000_000;
@@ -28,10 +32,11 @@ public sealed class QuickOptions
             int value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             options = args[i] switch
             {
-                "--messages" => new QuickOptions { Messages = value, Rounds = options.Rounds, BatchingItems = options.BatchingItems, AllocationItems = options.AllocationItems, ShutdownRuns = options.ShutdownRuns },
-                "--rounds" => new QuickOptions { Messages = options.Messages, Rounds = value, BatchingItems = options.BatchingItems, AllocationItems = options.AllocationItems, ShutdownRuns = options.ShutdownRuns },
-                "--batching-items" => new QuickOptions { Messages = options.Messages, Rounds = options.Rounds, BatchingItems = value, AllocationItems = options.AllocationItems, ShutdownRuns = options.ShutdownRuns },
-                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Use --messages N, --rounds N, --batching-items N.", nameof(args)),
+                "--messages" => options with { Messages = value },
+                "--rounds" => options with { Rounds = value },
+                "--batching-rounds" => options with { BatchingRounds = value },
+                "--batching-items" => options with { BatchingItems = value },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Use --messages N, --rounds N, --batching-rounds N, --batching-items N.", nameof(args)),
             };
         }
 

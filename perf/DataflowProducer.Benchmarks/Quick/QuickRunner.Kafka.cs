@@ -23,18 +23,6 @@ public static partial class QuickRunner
             (raw, (p, t, n) => Task.FromResult(KafkaContenders.RawProduce(p, t, records, n))),
             (whenAll, (p, t, n) => KafkaContenders.ProduceAsyncWhenAllAsync(p, t, records, n)),
         };
-        var extraMeasurements = new List<Measurements>();
-        if (Environment.GetEnvironmentVariable("DPB_EXTRA") is { } extra)
-        {
-            foreach (string spec in extra.Split(','))
-            {
-                string[] parts = spec.Split('x');
-                var o = new BatchProducerOptions { MaxInFlightBatches = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), BatchSize = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) };
-                var m = new Measurements($"pipeline window {o.MaxInFlightBatches} x batch {o.BatchSize}", "msg/s");
-                extraMeasurements.Add(m);
-                contenders = [.. contenders, (m, (p, t, n) => KafkaContenders.PipelineAsync(p, t, records, n, o))];
-            }
-        }
 
         Console.WriteLine($"# kafka: {messages:N0} messages of {KafkaSettings.ValueSize} bytes, 3-broker mock cluster, {KafkaSettings.Partitions}-partition topic (fresh per run)");
         Console.WriteLine($"# librdkafka settings (all contenders): {string.Join(", ", KafkaSettings.Producer("<mock>").Where(kv => kv.Key != "bootstrap.servers").Select(kv => $"{kv.Key}={kv.Value}"))}");
@@ -63,7 +51,7 @@ public static partial class QuickRunner
                 // What the brokers hold, independently of the contender's own count: the sum of the partitions' high
                 // watermarks (the topic is fresh, so it starts at 0). The mock broker trims old log segments, which
                 // moves the low watermark, so high minus low can be smaller than what was written.
-                long onBroker = TopicCounts.HighWatermarkSum(cluster.BootstrapServers, topic);
+                long onBroker = TopicReader.SumHighWatermarks(cluster.BootstrapServers, topic, TimeSpan.FromSeconds(30));
                 if (delivered != n || onBroker != n)
                 {
                     throw new InvalidOperationException($"{into.Name}: {delivered} of {n} reported delivered, {onBroker} on the brokers.");
@@ -83,11 +71,6 @@ public static partial class QuickRunner
 
                 Progress($"{(warmUp ? "warm-up" : $"round {round}")}: {into.Name}: {delivered / elapsed.TotalSeconds:N0} msg/s ({elapsed.TotalSeconds:F2} s, CPU {cpu.TotalMicroseconds / delivered:F2} µs/msg, {delivered:N0} delivered)");
             }
-        }
-
-        foreach (Measurements m in extraMeasurements)
-        {
-            Console.WriteLine($"EXTRA {m.Name}: median {m.MedianPerSecond:N0} msg/s, ratio to raw {m.MedianPerSecond / raw.MedianPerSecond:F2}, CPU {m.MedianCpuMicrosecondsPerItem:F2}");
         }
 
         return (pipeline, raw, whenAll);

@@ -63,6 +63,18 @@ public static partial class QuickRunner
         return 0;
     }
 
+    /// <summary><c>-- quick-batching [--batching-rounds N] [--batching-items N]</c>: only the LingerBatchBlock/BatchBlock
+    /// comparison, for trying a change to the batch block quickly.</summary>
+    public static async Task<int> RunBatchingOnlyAsync(QuickOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        PrintEnvironment();
+        (Measurements linger, Measurements batchBlock) = await RunBatchingAsync(options).ConfigureAwait(false);
+        PrintTable([linger, batchBlock]);
+        Console.WriteLine(string.Create(Invariant, $"RATIO lingerbatch/batchblock = {linger.MedianPerSecond / batchBlock.MedianPerSecond:F2}"));
+        return 0;
+    }
+
     private static bool Target(string what, bool met)
     {
         Console.WriteLine($"# target {(met ? "met   " : "MISSED")}: {what}");
@@ -132,7 +144,7 @@ public static partial class QuickRunner
         };
 
         Console.WriteLine(string.Create(Invariant, $"# batching: {options.BatchingItems:N0} ints, direct Post, batch {BatchSize}, to a counting ActionBlock<int[]>"));
-        for (int round = 0; round <= options.Rounds; round++)
+        for (int round = 0; round <= options.BatchingRounds; round++)
         {
             bool warmUp = round == 0;
             foreach (var (into, run) in Rotated(contenders, round))
