@@ -10,6 +10,21 @@ internal static class ReadBack
 
     /// <summary>Every post index from 0 to <paramref name="expected"/> - 1 exactly once, and within each partition the
     /// indexes rise with the offsets (so for each key, which maps to one partition, values appear in posting order).</summary>
+    /// <summary>Every post index from 0 to <paramref name="expected"/> - 1 at least once and nothing else: no loss.
+    /// Returns the number of duplicates, for the report.</summary>
+    public static int AssertAtLeastOnce(IReadOnlyList<ConsumeResult<string, string>> read, int expected)
+    {
+        var indexes = read.Select(r => IndexOf(r.Message.Value)).ToList();
+        var missing = Enumerable.Range(0, expected).Except(indexes).Take(10).ToList();
+        var unexpected = indexes.Where(i => i < 0 || i >= expected).Take(10).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(missing, Is.Empty, "missing post indexes (first 10): lost messages");
+            Assert.That(unexpected, Is.Empty, "post indexes that were never posted");
+        });
+        return indexes.Count - indexes.Distinct().Count();
+    }
+
     public static void AssertExactlyOnceInPostOrder(IReadOnlyList<ConsumeResult<string, string>> read, int expected)
     {
         var indexes = read.Select(r => IndexOf(r.Message.Value)).ToList();
