@@ -99,9 +99,11 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
                 _producer = builder.Build();
             }
         }
-        catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_InvalidArg || ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
+        catch (InvalidOperationException ex)
         {
-            throw new ArgumentException($"The producer configuration was rejected: {ex.Error.Reason}", nameof(config), ex);
+            // Confluent reports an unknown property as InvalidOperationException (a bad value is already an
+            // ArgumentException); both are bad configuration, so both surface as ArgumentException.
+            throw new ArgumentException($"The producer configuration was rejected: {ex.Message}", nameof(config), ex);
         }
 
         Log.ProducerCreated(_logger, effective.BootstrapServers, effective.EnableIdempotence);

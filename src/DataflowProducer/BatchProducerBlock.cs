@@ -60,6 +60,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private readonly List<KeyValuePair<T, Exception>> _failedItems = [];
     private readonly ProducerMetrics _metrics;
     private readonly KeyValuePair<string, object?>[] _telemetryTags;
+    private readonly TagList _tags;
     private readonly string _spanName;
     private readonly Action<T>? _onOffer;
 
@@ -77,6 +78,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private Exception? _firstFailure;
     private PendingBatch? _accepting;
     private CancellationTokenSource? _drainTimeout;
+    private long _drainStarted;
 
     /// <summary>Initializes a new pipeline over a sink.</summary>
     /// <param name="sink">Where batches go. The block does not dispose it.</param>
@@ -97,7 +99,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(sink);
         options = (options ?? new BatchProducerOptions()).Clone();
-        Validate(options);
+        ValidateOptions(options);
 
         _sink = sink;
         _options = options;
@@ -109,6 +111,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         _onOffer = onOffer;
         _metrics = ProducerMetrics.For(options.MeterFactory);
         _telemetryTags = TelemetryTagsFor(options);
+        _tags = new TagList(_telemetryTags);
         _spanName = options.TelemetryTags?.FirstOrDefault(static t => t.Key == TelemetryNames.DestinationNameTag).Value is string destination
             ? "send " + destination
             : "send";
@@ -173,6 +176,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         BatchProducerStatistics s = GetStatistics();
         Log.DrainStarted(_logger, s.Accepted, s.Delivered, s.InFlight, _options.DrainTimeout);
+        Volatile.Write(ref _drainStarted, _timeProvider.GetTimestamp());
         if (_options.DrainTimeout != Timeout.InfiniteTimeSpan && Volatile.Read(ref _state) == 0)
         {
             var timeout = new CancellationTokenSource(_options.DrainTimeout, _timeProvider);
@@ -221,10 +225,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => $"{nameof(BatchProducerBlock<T>)}<{typeof(T).Name}>";
 
-    // Lets a factory check options before it builds anything expensive (a Kafka producer) for the block.
-    internal static void ValidateOptions(BatchProducerOptions options) => Validate(options);
-
-    private static void Validate(BatchProducerOptions options)
+    // Internal so a factory can check options before it builds anything expensive (a Kafka producer) for the block.
+    internal static void ValidateOptions(BatchProducerOptions options)
     {
         const string Name = nameof(BatchProducerOptions);
         OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, Name, nameof(options));
@@ -404,9 +406,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             return Timeout.InfiniteTimeSpan;
         }
 
-        // The drain timer aborts the pipeline when it fires; until then the flush may use what is left of it. The
-        // timer's own due time is not exposed, so the whole timeout is passed and the timer stays the authority.
-        return _options.DrainTimeout;
+        // What is left of the drain timeout; the drain timer still aborts the pipeline when it fires.
+        long started = Volatile.Read(ref _drainStarted);
+        TimeSpan elapsed = started == 0 ? TimeSpan.Zero : _timeProvider.GetElapsedTime(started);
+        return elapsed >= _options.DrainTimeout ? TimeSpan.Zero : _options.DrainTimeout - elapsed;
     }
 
     private async Task ReportOutcomesAsync()
@@ -725,20 +728,12 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         return [.. tags];
     }
 
-    private TagList Tags()
-    {
-        var tags = default(TagList);
-        foreach (KeyValuePair<string, object?> tag in _telemetryTags)
-        {
-            tags.Add(tag);
-        }
-
-        return tags;
-    }
+    // The same tags on every measurement, built once; a copy of the struct is cheap.
+    private TagList Tags() => _tags;
 
     private TagList Tags(KeyValuePair<string, object?> extra)
     {
-        TagList tags = Tags();
+        TagList tags = _tags;
         tags.Add(extra);
         return tags;
     }

@@ -43,6 +43,15 @@ public partial class KafkaBatchSinkTests
         return created.GetStructuredStateValue("Idempotence");
     }
 
+    [TestCase("no.such.setting", "1", "no.such.setting")]
+    [TestCase("acks", "banana", "request.required.acks")]
+    public void Constructor_ConfigurationTheClientRejects_ThrowsArgumentExceptionNamingTheSetting(string key, string value, string named)
+    {
+        var config = new ProducerConfig(new Dictionary<string, string> { ["bootstrap.servers"] = "127.0.0.1:9", [key] = value });
+
+        Assert.That(() => new KafkaBatchSink<string, string>(config), Throws.InstanceOf<ArgumentException>().With.Message.Contains(named));
+    }
+
     [Test]
     public void Constructor_EmptyDefaultTopic_ThrowsNamingTheOption()
     {

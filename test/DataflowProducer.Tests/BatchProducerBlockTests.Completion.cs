@@ -81,6 +81,26 @@ public partial class BatchProducerBlockTests
     }
 
     [Test, CancelAfter(10_000)]
+    public async Task Completion_AcknowledgedPartWayIntoTheDrain_FlushGetsWhatIsLeftOfTheDrainTimeout(CancellationToken ct)
+    {
+        var time = new FakeTimeProvider();
+        var sink = new ManualSink();
+        var block = CreateSut(sink.Sink, Options(time));
+        var flushTimeout = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        sink.Sink.When(s => s.FlushAsync(Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>()))
+            .Do(call => flushTimeout.TrySetResult(call.Arg<TimeSpan>()));
+        PostAll(block, Enumerable.Range(0, 5));
+        block.Complete();
+        await sink.WaitForCallsAsync(1, ct);
+
+        time.Advance(TimeSpan.FromSeconds(12));
+        sink.Ack(0).SetResult(BatchResult.AllDelivered);
+        await block.Completion.WaitAsync(ct);
+
+        Assert.That(await flushTimeout.Task.WaitAsync(ct), Is.EqualTo(DrainTimeout - TimeSpan.FromSeconds(12)));
+    }
+
+    [Test, CancelAfter(10_000)]
     public async Task Complete_CalledTwice_DrainsOnceAndSucceeds(CancellationToken ct)
     {
         var sink = new RecordingBatchSink<int>();
