@@ -104,7 +104,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         _sink = sink;
         _options = options;
         _callbacks = callbacks is null ? null : new BatchProducerCallbacks<T> { ItemFailed = callbacks.ItemFailed, ItemsAbandoned = callbacks.ItemsAbandoned };
-        _logger = logger ?? NullLogger.Instance;
+        _logger = GuardedLogger.Wrap(logger);
         _timeProvider = options.TimeProvider;
         _ownedResource = ownedResource;
         _window = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
