@@ -78,6 +78,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private Exception? _firstFailure;
     private PendingBatch? _accepting;
     private CancellationTokenSource? _drainTimeout;
+    private Task? _flush;
+    private readonly TaskCompletionSource _sinkCallAfterAbort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _drainStarted;
 
     /// <summary>Initializes a new pipeline over a sink.</summary>
@@ -216,7 +218,14 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     {
         if (_onOffer is not null && !consumeToAccept)
         {
-            _onOffer(messageValue);
+            try
+            {
+                _onOffer(messageValue);
+            }
+            catch (Exception)
+            {
+                // Capturing context is best effort: the item goes on without it.
+            }
         }
 
         return ((ITargetBlock<T>)_batcher).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
@@ -255,21 +264,15 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private async Task AcceptBatchAsync(T[] batch)
     {
         var pending = new PendingBatch(batch, Interlocked.Increment(ref _batchSequence));
-        _metrics.Accepted.Add(batch.Length, Tags());
-        if (IsAborted)
-        {
-            if (pending.TryClaim(out _))
-            {
-                Abandon(batch, AbortReason);
-            }
 
-            return;
-        }
-
+        // Visible in _accepting from the first moment until it is settled or in the channel, so that whoever
+        // finishes the pipeline always finds an unsettled batch in one of the two.
         Volatile.Write(ref _accepting, pending);
+        ProducerMetrics.Add(_metrics.Accepted, batch.Length, Tags());
         bool windowTaken = false;
         try
         {
+            _abort.Token.ThrowIfCancellationRequested();
             await _window.WaitAsync(_abort.Token).ConfigureAwait(false);
             windowTaken = true;
 
@@ -278,24 +281,34 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             _abort.Token.ThrowIfCancellationRequested();
             if (!pending.TryMarkInFlight())
             {
-                // An abort settled (abandoned) this batch while it waited for the window: it must not reach the sink.
-                Interlocked.CompareExchange(ref _accepting, null, pending);
+                // Settled (abandoned) by FinishAsync while it waited: it must not reach the sink.
                 _window.Release();
+                Interlocked.CompareExchange(ref _accepting, null, pending);
                 return;
             }
 
             AddInFlight(batch.Length);
             Interlocked.Increment(ref _batches);
             StartSpan(pending);
-            pending.Acknowledgement = await _sink.AcceptAsync(batch, _abort.Token).ConfigureAwait(false)
-                ?? throw new InvalidOperationException("The sink returned a null acknowledgement task.");
-            _metrics.BatchSize.Record(batch.Length, Tags());
+            EnterSink(pending);
+            Task<BatchResult>? acknowledgement;
+            try
+            {
+                acknowledgement = await _sink.AcceptAsync(batch, _abort.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                pending.InSink = false;
+            }
+
+            pending.Acknowledgement = acknowledgement
+                ?? throw new InvalidOperationException("The sink's AcceptAsync returned a null acknowledgement task; a sink (or a substitute of one) must return a task that completes with the batch's BatchResult.");
+            ProducerMetrics.Record(_metrics.BatchSize, batch.Length, Tags());
             Log.BatchAccepted(_logger, pending.Number, batch.Length);
             pending.WindowTaken = true;
 
-            // Into the channel first, then out of _accepting, so that whoever settles the pipeline always finds the
-            // batch in one of the two. The write fails only when an abort already closed the channel: the batch then
-            // stays in _accepting, where FinishAsync settles it.
+            // Into the channel first, then out of _accepting. The write fails only when the pipeline is finishing
+            // (the channel is closed): the batch then stays in _accepting, where FinishAsync settles it.
             if (_pending.Writer.TryWrite(pending))
             {
                 Interlocked.CompareExchange(ref _accepting, null, pending);
@@ -303,7 +316,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
         catch (Exception ex)
         {
-            Interlocked.CompareExchange(ref _accepting, null, pending);
             if (windowTaken && !pending.WindowTaken)
             {
                 _window.Release();
@@ -315,18 +327,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 Log.SinkFailed(_logger, ex, pending.Number);
             }
 
-            Exception reason = abortedByUs ? AbortReason : ex;
-            if (pending.TryClaim(out bool wasInFlight))
-            {
-                if (wasInFlight)
-                {
-                    AddInFlight(-batch.Length);
-                    EndSpan(pending, "abandoned", reason);
-                }
-
-                Abandon(batch, reason);
-            }
-
+            // Settled before it leaves _accepting: FinishAsync either finds it there (and waits for this settle) or
+            // finds it settled.
+            SettleAbandoned(pending, abortedByUs ? AbortReason : ex);
+            Interlocked.CompareExchange(ref _accepting, null, pending);
             if (!abortedByUs)
             {
                 Abort(ex, "the sink threw while accepting a batch");
@@ -334,59 +338,100 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
     }
 
+    // Marks the batch as inside the sink's AcceptAsync before the call. The write and the abort's cancellation are
+    // both full fences, so either RunAsync sees InSink (and does not wait for the call) or this sees the abort (and
+    // wakes RunAsync's wait): a sink call that ignores cancellation can never hold Completion.
+    private void EnterSink(PendingBatch pending)
+    {
+        pending.InSink = true;
+        if (_abort.IsCancellationRequested)
+        {
+            _sinkCallAfterAbort.TrySetResult();
+        }
+    }
+
     private const int Aborted = 1;
     private const int FinishedCleanly = 2;
 
-    // How long an aborting pipeline waits for the sink's last zero-timeout flush.
-    private static readonly TimeSpan FinalFlushBound = TimeSpan.FromSeconds(5);
+    // After an abort, how long the pipeline waits for what is still in the sink's hands to settle: a sink call that
+    // ignores cancellation, the sink's last flush. Bounded, so a stuck sink cannot hold Completion (DESIGN 4.14).
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(5);
 
     private bool IsAborted => Volatile.Read(ref _state) == Aborted;
 
     private Exception AbortReason => Volatile.Read(ref _abortReason) ?? new OperationCanceledException("The pipeline was aborted.");
 
-    // Runs for the block's whole life: reports outcomes in order, then finishes the block.
+    // Runs for the block's whole life: reports outcomes in order, then finishes the block. It catches everything:
+    // whatever happens, Completion ends.
     private async Task RunAsync()
     {
-        Task reporter = ReportOutcomesAsync();
         try
         {
+            Task reporter = ReportOutcomesAsync();
             await Task.WhenAny(_producer.Completion, _aborted.Task).ConfigureAwait(false);
-            if (!_producer.Completion.IsCompleted && Volatile.Read(ref _accepting) is null)
+            if (!_producer.Completion.IsCompleted && Volatile.Read(ref _accepting) is not { InSink: true })
             {
-                // Aborted while the action block still holds a batch it has not started on: its delegate sees the
-                // abort and hands the batch back at once. A batch stuck inside a sink that ignores cancellation is
-                // not waited for; FinishAsync abandons it.
-                await _producer.Completion.ConfigureAwait(false);
+                // Aborted while the produce stage holds a batch outside the sink: it sees the abort at once and hands
+                // the batch back, so wait for it. A batch inside a sink call is not waited for (the sink may ignore
+                // cancellation): FinishAsync settles it. A call that begins after the abort wakes this wait too.
+                await Task.WhenAny(_producer.Completion, _sinkCallAfterAbort.Task).ConfigureAwait(false);
             }
-            else if (_producer.Completion.IsFaulted)
+
+            if (_producer.Completion.IsFaulted)
             {
-                await _producer.Completion.ConfigureAwait(false);
+                // The delegate never throws, so this is an internal error: abort (Abort keeps the first reason only).
+                Abort(_producer.Completion.Exception.InnerException ?? _producer.Completion.Exception, "the produce stage faulted");
             }
+
+            _pending.Writer.TryComplete();
+            await reporter.ConfigureAwait(false);
+
+            if (!IsAborted)
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+
+            await FinishAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            // The delegate never throws, so this is an internal error: abort (Abort keeps the first reason only).
-            Abort(ex, "the produce stage faulted");
+            // An internal error: never leave Completion pending. What is not settled is lost to the counts, so say so.
+            Abort(ex, "internal error");
+            _completion.TrySetException(new BatchProducerException<T>($"The pipeline failed internally; the counts may be incomplete. {ex.Message}", ex, [], []) { Statistics = GetStatistics() });
         }
+    }
 
-        _pending.Writer.TryComplete();
-        await reporter.ConfigureAwait(false);
+    // A task nobody waits for any more: its failure must not surface as an unobserved exception.
+    private static void Observe(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-        if (!IsAborted)
+    // True when the task finished within the bound (measured on the pipeline's clock); never throws.
+    private async Task<bool> FinishesWithinAsync(Task task, TimeSpan bound)
+    {
+        if (!task.IsCompleted)
         {
-            await FlushAsync().ConfigureAwait(false);
+            using var stop = new CancellationTokenSource();
+            Task delay = Task.Delay(bound, _timeProvider, stop.Token);
+            await Task.WhenAny(task, delay).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
         }
 
-        await FinishAsync().ConfigureAwait(false);
+        if (task.IsFaulted)
+        {
+            // Observed here; the caller decides what the failure means.
+            _ = task.Exception;
+        }
+
+        return task.IsCompleted;
     }
 
     private async Task FlushAsync()
     {
-        TimeSpan remaining = RemainingDrainTime();
         try
         {
-            // WaitAsync: a sink whose flush ignores the token must not keep the pipeline from finishing after an abort.
-            await _sink.FlushAsync(remaining, _abort.Token).WaitAsync(_abort.Token).ConfigureAwait(false);
+            // WaitAsync: a sink whose flush blocks its thread or ignores the token must not keep the pipeline from
+            // finishing after the drain timeout aborts it.
+            await StartFlush(RemainingDrainTime(), _abort.Token).WaitAsync(_abort.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (!(ex is OperationCanceledException && _abort.IsCancellationRequested))
         {
@@ -397,6 +442,15 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             // Aborted during the flush: FinishAsync abandons what is left.
         }
+    }
+
+    // The sink's flush runs on the thread pool, and only once per pipeline: an aborting pipeline waits for the flush
+    // already running rather than starting a second one.
+    private Task StartFlush(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Task flush = Task.Run(() => _sink.FlushAsync(timeout, cancellationToken) ?? throw new InvalidOperationException("The sink's FlushAsync returned null instead of a task."), CancellationToken.None);
+        Volatile.Write(ref _flush, flush);
+        return flush;
     }
 
     private TimeSpan RemainingDrainTime()
@@ -441,6 +495,11 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             // Aborted: whatever is still pending is settled by FinishAsync.
         }
+        catch (Exception ex)
+        {
+            // An internal error; the batches still pending are settled by FinishAsync.
+            Abort(ex, "the outcome reporter failed");
+        }
     }
 
     private static BatchResult FailAll(int count, Exception error)
@@ -454,6 +513,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         return BatchResult.Create(failures);
     }
 
+    // The outcome of an acknowledged batch; a claimed batch is left alone.
     private void Report(PendingBatch pending, BatchResult? result)
     {
         if (!pending.TryClaim(out bool wasInFlight))
@@ -470,9 +530,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             AddInFlight(-batch.Length);
         }
 
-        result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult."));
+        result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult; a sink (or a substitute of one) must complete it with the batch's result, BatchResult.AllDelivered when every item was delivered."));
         int failed = 0;
         int abandoned = 0;
+        Exception? batchError = null;
         try
         {
             if (result.Failed.Count == 0 && result.Abandoned.Count == 0)
@@ -485,10 +546,12 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             {
                 if ((uint)failure.Index >= (uint)batch.Length)
                 {
+                    Log.ResultIndexOutOfRange(_logger, pending.Number, failure.Index, batch.Length);
                     continue;
                 }
 
                 failed++;
+                batchError ??= failure.Error;
                 Log.ItemFailed(_logger, failure.Error, pending.Number, failure.Index);
                 Interlocked.CompareExchange(ref _firstFailure, failure.Error, null);
                 lock (_handBackLock)
@@ -497,7 +560,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 }
 
                 Interlocked.Increment(ref _failed);
-                _metrics.Failed.Add(1, Tags(new(TelemetryNames.ErrorTypeTag, failure.Error.GetType().Name)));
+                ProducerMetrics.Add(_metrics.Failed, 1, Tags(new(TelemetryNames.ErrorTypeTag, failure.Error.GetType().Name)));
                 Invoke(_callbacks?.ItemFailed, batch[failure.Index], failure.Error);
             }
 
@@ -508,6 +571,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 {
                     (lost ??= []).Add(batch[index]);
                 }
+                else
+                {
+                    Log.ResultIndexOutOfRange(_logger, pending.Number, index, batch.Length);
+                }
             }
 
             if (lost is not null)
@@ -516,8 +583,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 Abandon(lost, new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
             }
 
-            // Items neither failed nor abandoned were delivered. Out-of-range indexes are ignored, so a faulty sink
-            // cannot make the counts disagree.
+            // Items neither failed nor abandoned were delivered. Out-of-range indexes are logged and ignored, so a
+            // faulty sink cannot make the counts disagree.
             AddDelivered(batch.Length - failed - abandoned);
         }
         finally
@@ -525,10 +592,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
             if (wasInFlight)
             {
-                _metrics.AcknowledgeDuration.Record(_timeProvider.GetElapsedTime(pending.StartTimestamp).TotalSeconds, Tags());
-                EndSpan(pending, failed == 0 && abandoned == 0 ? "delivered" : failed + abandoned == batch.Length ? (failed > 0 ? "failed" : "abandoned") : "partial", failed > 0 ? _firstFailure : null);
+                ProducerMetrics.Record(_metrics.AcknowledgeDuration, _timeProvider.GetElapsedTime(pending.StartTimestamp).TotalSeconds, Tags());
+                EndSpan(pending, failed == 0 && abandoned == 0 ? "delivered" : failed + abandoned == batch.Length ? (failed > 0 ? "failed" : "abandoned") : "partial", batchError);
             }
-
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
             // the window, would reach the sink after the failure that should have stopped the pipeline.
@@ -537,11 +603,41 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _firstFailure), "an item failed under FailurePolicy.FaultPipeline");
             }
 
+            pending.MarkSettled();
             _batcher.Release(batch.Length);
             _window.Release();
         }
     }
 
+    // The one way a batch without an outcome is settled, by whoever claims it first: off InFlight, its span ended,
+    // its items abandoned and handed back. False when somebody else claimed it.
+    private bool SettleAbandoned(PendingBatch pending, Exception reason)
+    {
+        if (!pending.TryClaim(out bool wasInFlight))
+        {
+            return false;
+        }
+
+        try
+        {
+            if (wasInFlight)
+            {
+                AddInFlight(-pending.Batch.Length);
+                EndSpan(pending, "abandoned", reason);
+            }
+
+            Abandon(pending.Batch, reason);
+        }
+        finally
+        {
+            pending.MarkSettled();
+        }
+
+        return true;
+    }
+
+    // Never throws: it runs from timer and cancellation callbacks, from Fault() and Complete(), and from user
+    // callbacks that fault the block from inside.
     private void Abort(Exception reason, string why)
     {
         if (Interlocked.CompareExchange(ref _state, Aborted, 0) != 0)
@@ -551,14 +647,23 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         Volatile.Write(ref _abortReason, reason);
         Log.PipelineAborted(_logger, reason, why);
-        _abort.Cancel();
-        _aborted.TrySetResult();
+        try
+        {
+            // Callbacks a sink registered on the token run here; one that throws must not stop the abort.
+            _abort.Cancel();
+        }
+        catch (Exception ex)
+        {
+            Log.CallbackFailed(_logger, ex, "a cancellation callback");
+        }
 
         // The batch block drops what it holds and releases posters waiting for room. It is unlinked first so the
         // fault does not reach the action block, which would drop the batch it holds instead of handing it back.
+        // Signalled last, so RunAsync finds the stages already stopped.
         _link.Dispose();
         ((IDataflowBlock)_batcher).Fault(reason);
         _producer.Complete();
+        _aborted.TrySetResult();
     }
 
     private async Task FinishAsync()
@@ -568,14 +673,25 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             Exception reason = AbortReason;
 
-            // Give the sink a last chance to settle what it knows, item by item, before whole batches are abandoned.
-            try
+            // Give the sink a last chance to settle what it knows, item by item, before whole batches are abandoned:
+            // a flush with no time left, bounded by the settle time. The sink is flushed once per pipeline: when the
+            // drain's own flush already ran (or is still running past the drain timeout), it has had its chance.
+            if (Volatile.Read(ref _flush) is { } drainFlush)
             {
-                await _sink.FlushAsync(TimeSpan.Zero, CancellationToken.None).WaitAsync(FinalFlushBound, _timeProvider).ConfigureAwait(false);
+                Observe(drainFlush);
             }
-            catch (Exception ex)
+            else
             {
-                Log.FlushFailed(_logger, ex);
+                Task flush = StartFlush(TimeSpan.Zero, CancellationToken.None);
+                if (!await FinishesWithinAsync(flush, SettleTimeout).ConfigureAwait(false))
+                {
+                    Log.FlushFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The sink's flush did not finish within the settle time ({SettleTimeout}) after the abort.")));
+                    Observe(flush);
+                }
+                else if (flush.IsFaulted)
+                {
+                    Log.FlushFailed(_logger, flush.Exception.InnerException ?? flush.Exception);
+                }
             }
 
             // What the batch block held: never batched to the sink.
@@ -592,45 +708,21 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             if (dropped.Count > 0)
             {
                 // Never batched, so never counted as accepted by the metrics yet.
-                _metrics.Accepted.Add(dropped.Count, Tags());
+                ProducerMetrics.Add(_metrics.Accepted, dropped.Count, Tags());
                 Abandon(dropped, reason);
             }
 
-            // A batch the sink was still accepting when the abort came (a sink that ignores cancellation).
-            // Or a batch the sink took just as the abort closed the channel: if its outcome is known, it counts.
-            PendingBatch? accepting = Interlocked.Exchange(ref _accepting, null);
-            if (accepting?.Acknowledgement is { IsCompletedSuccessfully: true } acknowledged)
+            // The batch the produce stage still holds: inside a sink call that ignored cancellation past the settle
+            // time, or taken by the sink just as the channel closed. If its outcome is known, it counts.
+            if (Interlocked.Exchange(ref _accepting, null) is { } accepting)
             {
-                Report(accepting, acknowledged.Result);
-            }
-            else if (accepting is not null && accepting.TryClaim(out bool wasInFlight))
-            {
-                if (wasInFlight)
-                {
-                    AddInFlight(-accepting.Batch.Length);
-                    EndSpan(accepting, "abandoned", reason);
-                }
-
-                Abandon(accepting.Batch, reason);
+                await SettleAtFinishAsync(accepting, reason).ConfigureAwait(false);
             }
 
             // Batches accepted by the sink whose acknowledgement did not come in time.
             while (_pending.Reader.TryRead(out PendingBatch? pending))
             {
-                if (pending.Acknowledgement is { IsCompletedSuccessfully: true } ack)
-                {
-                    Report(pending, ack.Result);
-                }
-                else if (pending.TryClaim(out bool wasInFlight))
-                {
-                    if (wasInFlight)
-                    {
-                        AddInFlight(-pending.Batch.Length);
-                        EndSpan(pending, "abandoned", reason);
-                    }
-
-                    Abandon(pending.Batch, reason);
-                }
+                await SettleAtFinishAsync(pending, reason).ConfigureAwait(false);
             }
         }
 
@@ -684,6 +776,27 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         _completion.TrySetException(new BatchProducerException<T>(message, inner, failedItems, abandonedItems) { Statistics = s });
     }
 
+    // At the end of an aborted pipeline: a batch whose acknowledgement has come is reported as the sink said; one
+    // without is abandoned; one somebody else is settling right now is waited for, so that every hand-back happens
+    // before Completion.
+    private async Task SettleAtFinishAsync(PendingBatch pending, Exception reason)
+    {
+        switch (pending.Acknowledgement)
+        {
+            case { IsCompletedSuccessfully: true } acknowledged:
+                Report(pending, acknowledged.Result);
+                break;
+            case { IsFaulted: true } faulted:
+                Report(pending, FailAll(pending.Batch.Length, faulted.Exception.InnerException ?? faulted.Exception));
+                break;
+            default:
+                SettleAbandoned(pending, reason);
+                break;
+        }
+
+        await pending.Settled.ConfigureAwait(false);
+    }
+
     private void Abandon(IReadOnlyList<T> items, Exception reason)
     {
         if (items.Count == 0)
@@ -697,7 +810,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
 
         Interlocked.Add(ref _abandoned, items.Count);
-        _metrics.Abandoned.Add(items.Count, Tags());
+        ProducerMetrics.Add(_metrics.Abandoned, items.Count, Tags());
         Log.ItemsAbandoned(_logger, items.Count, reason.Message);
         if (_callbacks?.ItemsAbandoned is { } callback)
         {
@@ -741,7 +854,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private void AddInFlight(long delta)
     {
         Interlocked.Add(ref _inFlight, delta);
-        _metrics.InFlight.Add(delta, Tags());
+        ProducerMetrics.Add(_metrics.InFlight, delta, Tags());
     }
 
     private void AddDelivered(long count)
@@ -749,7 +862,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         Interlocked.Add(ref _delivered, count);
         if (count > 0)
         {
-            _metrics.Delivered.Add(count, Tags());
+            ProducerMetrics.Add(_metrics.Delivered, count, Tags());
         }
     }
 
@@ -763,6 +876,19 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             return;
         }
 
+        // An activity listener's callbacks (sampling, start, stop) are user code: a throwing one costs the span only.
+        try
+        {
+            StartSpanCore(pending);
+        }
+        catch (Exception)
+        {
+            pending.Activity = null;
+        }
+    }
+
+    private void StartSpanCore(PendingBatch pending)
+    {
         Activity? activity = ProducerActivitySource.Source.StartActivity(_spanName, ActivityKind.Producer);
         if (activity is null)
         {
@@ -787,15 +913,22 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             return;
         }
 
-        activity.SetTag(TelemetryNames.OutcomeTag, outcome);
-        if (error is not null)
-        {
-            activity.SetTag(TelemetryNames.ErrorTypeTag, error.GetType().Name);
-            activity.SetStatus(ActivityStatusCode.Error, error.Message);
-        }
-
-        activity.Stop();
         pending.Activity = null;
+        try
+        {
+            activity.SetTag(TelemetryNames.OutcomeTag, outcome);
+            if (error is not null)
+            {
+                activity.SetTag(TelemetryNames.ErrorTypeTag, error.GetType().Name);
+                activity.SetStatus(ActivityStatusCode.Error, error.Message);
+            }
+
+            activity.Stop();
+        }
+        catch (Exception)
+        {
+            // A listener's ActivityStopped threw: the span is lost, nothing else.
+        }
     }
 
     private void Invoke(Action<T, Exception>? callback, T item, Exception error)
@@ -824,6 +957,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         // Waiting -> HandedOver (the sink is given the batch) -> Claimed (its outcome is decided), or Waiting -> Claimed
         // (abandoned before the sink saw it). One field, so a claim and the hand-over can never both miss each other.
         private int _state;
+        private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _inSink;
 
         public T[] Batch { get; } = batch;
 
@@ -836,6 +971,18 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         public long StartTimestamp { get; set; }
 
         public Activity? Activity { get; set; }
+
+        // Completes once the batch's outcome has been counted and handed back, by whoever claimed it.
+        public Task Settled => _settled.Task;
+
+        public void MarkSettled() => _settled.TrySetResult();
+
+        // True while the sink's AcceptAsync has the batch. Interlocked, for EnterSink's fence.
+        public bool InSink
+        {
+            get => Volatile.Read(ref _inSink) != 0;
+            set => Interlocked.Exchange(ref _inSink, value ? 1 : 0);
+        }
 
         // Called once, just before the batch goes to the sink; false when it was already claimed (abandoned).
         public bool TryMarkInFlight() => Interlocked.CompareExchange(ref _state, HandedOver, Waiting) == Waiting;

@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1010, EventName = "PipelineAborted", Level = LogLevel.Error, Message = "The pipeline is aborting: {Reason}")]
     public static partial void PipelineAborted(ILogger logger, Exception? error, string reason);
+
+    [LoggerMessage(EventId = 1011, EventName = "ResultIndexOutOfRange", Level = LogLevel.Warning, Message = "The sink's result for batch {BatchNumber} names index {Index}, outside the batch of {ItemCount} item(s); the entry is ignored.")]
+    public static partial void ResultIndexOutOfRange(ILogger logger, long batchNumber, int index, int itemCount);
 }
