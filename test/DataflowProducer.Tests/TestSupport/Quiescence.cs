@@ -20,7 +20,11 @@ internal static class Quiescence
         return max - available;
     }
 
-    public static void Wait(int baselineBusy)
+    public static void Wait(int baselineBusy) => Wait(() => baselineBusy);
+
+    /// <summary>As <see cref="Wait(int)"/>, with a baseline that may change while waiting (threads a test blocks on
+    /// purpose are busy, but not work still to come).</summary>
+    public static void Wait(Func<int> baselineBusy)
     {
         long start = Stopwatch.GetTimestamp();
         int quiet = 0;
@@ -30,12 +34,12 @@ internal static class Quiescence
         {
             spinner.SpinOnce(sleep1Threshold: -1);
             long nowCompleted = ThreadPool.CompletedWorkItemCount;
-            bool idle = ThreadPool.PendingWorkItemCount == 0 && BusyThreads() <= baselineBusy && nowCompleted == completed;
+            bool idle = ThreadPool.PendingWorkItemCount == 0 && BusyThreads() <= baselineBusy() && nowCompleted == completed;
             completed = nowCompleted;
             quiet = idle ? quiet + 1 : 0;
             if (Stopwatch.GetElapsedTime(start) > Bound)
             {
-                throw new TimeoutException($"The thread pool did not go quiet within {Bound} (pending {ThreadPool.PendingWorkItemCount}, busy {BusyThreads()}, baseline {baselineBusy}).");
+                throw new TimeoutException($"The thread pool did not go quiet within {Bound} (pending {ThreadPool.PendingWorkItemCount}, busy {BusyThreads()}, baseline {baselineBusy()}).");
             }
         }
     }
