@@ -278,6 +278,9 @@ public partial class BatchProducerBlockTests
 
         public HostileRun(IBatchSink<int> sink, ILogger<BatchProducerBlock<int>>? logger = null)
         {
+            // Earlier tests' garbage first, so that only this run's unobserved exceptions are seen.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
             int busy = Quiescence.BusyThreads();
             HostileSink? hostile = sink as HostileSink ?? (sink as AcknowledgeBelow)?.Inner;
             _baseline = () => busy + (hostile?.BlockedThreads ?? 0);
