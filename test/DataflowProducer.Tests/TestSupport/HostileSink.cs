@@ -74,11 +74,14 @@ internal sealed class HostileSink(HostileAccept accept, HostileFlush flush = Hos
     private readonly ManualResetEventSlim _release = new();
     private int _blockedThreads;
     private int _accepts;
+    private int _flushes;
 
     /// <summary>Threads blocked in the sink now: a quiet-pool wait counts them as part of its baseline.</summary>
     public int BlockedThreads => Volatile.Read(ref _blockedThreads);
 
     public int Accepts => Volatile.Read(ref _accepts);
+
+    public int Flushes => Volatile.Read(ref _flushes);
 
     public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<int> batch, CancellationToken cancellationToken)
     {
@@ -102,7 +105,13 @@ internal sealed class HostileSink(HostileAccept accept, HostileFlush flush = Hos
         };
     }
 
-    public Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken) => flush switch
+    public Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _flushes);
+        return FlushCore();
+    }
+
+    private Task FlushCore() => flush switch
     {
         HostileFlush.Normal => Task.CompletedTask,
         HostileFlush.Throw => throw new InvalidOperationException("flush threw"),

@@ -24,15 +24,27 @@ internal static class Quiescence
 
     /// <summary>As <see cref="Wait(int)"/>, with a baseline that may change while waiting (threads a test blocks on
     /// purpose are busy, but not work still to come).</summary>
-    public static void Wait(Func<int> baselineBusy)
+    public static void Wait(Func<int> baselineBusy) => Wait(baselineBusy, QuietChecksInARow);
+
+    /// <summary>As <see cref="Wait(Func{int})"/>, asking for <paramref name="checks"/> quiet checks in a row; many
+    /// checks, with the processor yielded between them, let a thread the system had descheduled show up as busy.</summary>
+    public static void Wait(Func<int> baselineBusy, int checks)
     {
         long start = Stopwatch.GetTimestamp();
         int quiet = 0;
         var spinner = default(SpinWait);
         long completed = ThreadPool.CompletedWorkItemCount;
-        while (quiet < QuietChecksInARow)
+        while (quiet < checks)
         {
-            spinner.SpinOnce(sleep1Threshold: -1);
+            if (checks > QuietChecksInARow)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
+
             long nowCompleted = ThreadPool.CompletedWorkItemCount;
             bool idle = ThreadPool.PendingWorkItemCount == 0 && BusyThreads() <= baselineBusy() && nowCompleted == completed;
             completed = nowCompleted;
