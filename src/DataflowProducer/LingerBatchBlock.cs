@@ -318,11 +318,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
     {
-        if (!messageHeader.IsValid)
-        {
-            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
-        }
-
+        ThrowIfInvalid(messageHeader);
         if (source is null && consumeToAccept)
         {
             throw new ArgumentException("consumeToAccept requires a source.", nameof(consumeToAccept));
@@ -418,6 +414,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     T[]? ISourceBlock<T[]>.ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target, out bool messageConsumed)
     {
+        ThrowIfInvalid(messageHeader);
         ArgumentNullException.ThrowIfNull(target);
         T[] batch;
         bool done;
@@ -475,6 +472,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     bool ISourceBlock<T[]>.ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target)
     {
+        ThrowIfInvalid(messageHeader);
         ArgumentNullException.ThrowIfNull(target);
         lock (_lock)
         {
@@ -490,6 +488,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     void ISourceBlock<T[]>.ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target)
     {
+        ThrowIfInvalid(messageHeader);
         ArgumentNullException.ThrowIfNull(target);
         lock (_lock)
         {
@@ -502,6 +501,15 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
 
         StartOffering();
+    }
+
+    // As Dataflow does: an invalid header is the caller's bug, reported before anything else (even a null target).
+    private static void ThrowIfInvalid(DataflowMessageHeader messageHeader)
+    {
+        if (!messageHeader.IsValid)
+        {
+            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
+        }
     }
 
     /// <inheritdoc />
