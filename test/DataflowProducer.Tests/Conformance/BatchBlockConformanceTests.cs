@@ -253,6 +253,24 @@ public sealed class BatchBlockConformanceTests(string kind)
         });
     }
 
+    [Test]
+    public void LinkTo_TargetThrowsFromTheFirstOffer_ThrowsOutOfLinkToAndTheBlockGoesOn()
+    {
+        var sut = CreateSut();
+        sut.PostAll(1, 2);
+        var boom = new InvalidOperationException("boom");
+        int offers = 0;
+        var throwing = new ProbeTarget((_, _) => Interlocked.Increment(ref offers) == 1 ? throw boom : DataflowMessageStatus.Declined);
+
+        Assert.That(() => sut.Source.LinkTo(throwing), Throws.Exception.SameAs(boom));
+        Assert.Multiple(() =>
+        {
+            Assert.That(sut.Completion.IsCompleted, Is.False);
+            Assert.That(sut.Source.TryReceive(out int[]? batch), Is.True);
+            Assert.That(batch, Is.EqualTo(new[] { 1, 2 }));
+        });
+    }
+
     // ---- Offering: rounds ---------------------------------------------------------------------------------------
 
     [Test, CancelAfter(10_000)]
