@@ -273,7 +273,8 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                 }
                 else if (_output.Count > 0 && _reservedBy is null)
                 {
-                    // Every other link has refused the head already: offer it to the new one only, as Dataflow does.
+                    // As Dataflow does: a head that every other link has refused already is offered to the new link
+                    // only; a head not offered yet goes to all links in order.
                     _offering = true;
                     offerNow = true;
                     offerOnlyTo = _offeredId == _headId ? [link] : null;
@@ -912,6 +913,8 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         lock (_lock)
         {
             Debug.Assert(_offering, "Only the offering thread runs a round.");
+            bool again = _offerAgain;
+            _offerAgain = false;
             if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0 || _completed)
             {
                 _offering = false;
@@ -923,7 +926,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
             {
                 links = only;
             }
-            else if (_offerAgain || _offeredId != _headId)
+            else if (again || _offeredId != _headId)
             {
                 links = _linkSnapshot;
                 _linkedDuringRound = null;
@@ -940,7 +943,6 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                 return false;
             }
 
-            _offerAgain = false;
             id = _headId;
             batch = _output.Peek();
         }
