@@ -8,6 +8,10 @@ public sealed class DocumentedDifferencesTests
 {
     private const int Size = 2;
 
+    // How long a target waits for a call it made on another thread. The runtime block holds its lock for the whole
+    // offer round, so there the wait runs out; it only bounds the test.
+    private static readonly TimeSpan OtherThreadWait = TimeSpan.FromMilliseconds(500);
+
     [TestCase(BlockUnderTest.Runtime, false)]
     [TestCase(BlockUnderTest.Linger, true)]
     [CancelAfter(10_000)]
@@ -89,5 +93,55 @@ public sealed class DocumentedDifferencesTests
                 Assert.That(target.OfferedIds, Has.Length.EqualTo(2));
             });
         }
+    }
+
+    [TestCase(BlockUnderTest.Runtime, false)]
+    [TestCase(BlockUnderTest.Linger, true)]
+    [CancelAfter(10_000)]
+    public async Task LinkDispose_FromAnotherThreadWhileAnotherLinkIsOffered_OnlyLingerBatchBlockReturnsBeforeTheRoundEnds(string kind, bool returnsAtOnce, CancellationToken ct)
+    {
+        var sut = BlockUnderTest.Create(kind, Size);
+        IDisposable? otherLink = null;
+        bool returnedDuringOffer = false;
+        var first = new ProbeTarget((self, offer) =>
+        {
+            Task dispose = Task.Run(() => Volatile.Read(ref otherLink)!.Dispose());
+            Volatile.Write(ref returnedDuringOffer, dispose.Wait(OtherThreadWait));
+            return self.Take(offer);
+        });
+        sut.Source.LinkTo(first);
+        Volatile.Write(ref otherLink, sut.Source.LinkTo(new BufferBlock<int[]>()));
+
+        sut.PostAll(1, 2);
+
+        Assert.That(await first.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 1, 2 }));
+        Assert.That(Volatile.Read(ref returnedDuringOffer), Is.EqualTo(returnsAtOnce));
+    }
+
+    [TestCase(BlockUnderTest.Runtime, true)]
+    [TestCase(BlockUnderTest.Linger, false)]
+    [CancelAfter(10_000)]
+    public async Task LinkTo_FromAnotherThreadDuringARound_OnlyTheRuntimeOffersBeforeLinkToReturns(string kind, bool offeredInsideLinkTo, CancellationToken ct)
+    {
+        var sut = BlockUnderTest.Create(kind, Size);
+        var late = ProbeTarget.Accepting();
+        Task<bool>? link = null;
+        var declining = new ProbeTarget((_, _) =>
+        {
+            // LinkTo on another thread while this offer (and so the round) is running.
+            link ??= Task.Run(() =>
+            {
+                sut.Source.LinkTo(late);
+                return late.Received.Count == 1;
+            });
+            link.Wait(OtherThreadWait);
+            return DataflowMessageStatus.Declined;
+        });
+        sut.Source.LinkTo(declining);
+
+        sut.PostAll(1, 2);
+
+        Assert.That(await late.Received.OutputAvailableAsync(ct), Is.True, "the late target never got the batch");
+        Assert.That(await link!.WaitAsync(ct), Is.EqualTo(offeredInsideLinkTo));
     }
 }
