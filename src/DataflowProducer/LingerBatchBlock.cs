@@ -27,6 +27,12 @@ namespace DataflowProducer;
 /// after <see cref="Complete"/> too, until <see cref="IDataflowBlock.Completion"/> has finished, so a shutdown that
 /// is stuck behind a declining target can still be aborted.
 /// </para>
+/// <para>
+/// As a dataflow source and target it follows <see cref="BatchBlock{T}"/> (message headers, reservations, the first
+/// offer made inside <see cref="LinkTo"/>, no offer once a link's <see cref="IDisposable.Dispose"/> has returned,
+/// linked targets faulted with <see cref="IDataflowBlock.Completion"/>'s exception) except where the README's
+/// "Differences from BatchBlock&lt;T&gt;" says otherwise.
+/// </para>
 /// </remarks>
 [DebuggerDisplay("{DebuggerDisplay,nq}")]
 public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableSourceBlock<T[]>
@@ -35,7 +41,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     // consumes, reservations, completion propagation) is made while holding it; such calls are decided under the
     // lock and made after it is released. Outgoing batches are offered with consumeToAccept = true, so the only
     // way a batch leaves the block is ConsumeMessage/TryReceive under the lock: two targets can never both get it.
-    // Offering and taking postponed offers each run as one loop at a time on the thread pool, which keeps order.
+    // Offering and taking postponed offers each run as one loop at a time, which keeps order: on the thread pool,
+    // except the first offer round after LinkTo, which runs on the caller's thread as in Dataflow. A link's Dispose
+    // may wait, outside the lock, for an offer to that link running on another thread; nothing else waits.
     private readonly Lock _lock = new();
     private readonly int _batchSize;
     private readonly long _lingerTicks;
