@@ -27,6 +27,12 @@ namespace DataflowProducer;
 /// after <see cref="Complete"/> too, until <see cref="IDataflowBlock.Completion"/> has finished, so a shutdown that
 /// is stuck behind a declining target can still be aborted.
 /// </para>
+/// <para>
+/// As a dataflow source and target it follows <see cref="BatchBlock{T}"/> (message headers, reservations, the first
+/// offer made inside <see cref="LinkTo"/>, no offer once a link's <see cref="IDisposable.Dispose"/> has returned,
+/// linked targets faulted with <see cref="IDataflowBlock.Completion"/>'s exception) except where the README's
+/// "Differences from BatchBlock&lt;T&gt;" says otherwise.
+/// </para>
 /// </remarks>
 [DebuggerDisplay("{DebuggerDisplay,nq}")]
 public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableSourceBlock<T[]>
@@ -35,7 +41,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     // consumes, reservations, completion propagation) is made while holding it; such calls are decided under the
     // lock and made after it is released. Outgoing batches are offered with consumeToAccept = true, so the only
     // way a batch leaves the block is ConsumeMessage/TryReceive under the lock: two targets can never both get it.
-    // Offering and taking postponed offers each run as one loop at a time on the thread pool, which keeps order.
+    // Offering and taking postponed offers each run as one loop at a time, which keeps order: on the thread pool,
+    // except the first offer round after LinkTo, which runs on the caller's thread as in Dataflow. A link's Dispose
+    // may wait, outside the lock, for an offer to that link running on another thread; nothing else waits.
     private readonly Lock _lock = new();
     private readonly int _batchSize;
     private readonly long _lingerTicks;
@@ -59,7 +67,12 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     private bool _takingPostponed;
     private bool _declining;
 
-    // Source side.
+    // Source side. The head batch of _output has the header _headId. Offers run one round at a time (_offering): a
+    // round offers the head to the links in order and ends when a target takes or reserves it, or every link has
+    // refused it (_offeredId = _headId: it is not offered again until something changes, as Dataflow disables
+    // offering). Before each single offer the round checks, under the lock, that the head is still there and free
+    // and that the link is still linked; _offeringTo names the link being offered to, so a Dispose() on another thread
+    // waits for that one offer to return (the runtime's Dispose waits for its whole round, under its lock).
     private readonly Queue<T[]> _output = new();
     private long _headId = 1;
     private ITargetBlock<T[]>? _reservedBy;
@@ -67,6 +80,11 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     private Link[] _linkSnapshot = [];
     private bool _offering;
     private bool _offerAgain;
+    private long _offeredId;
+    private List<Link>? _linkedDuringRound;
+    private Link? _offeringTo;
+    private int _offeringThread;
+    private TaskCompletionSource? _offerReturned;
 
     // Completion.
     private Exception? _fault;
@@ -238,6 +256,8 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
         var link = new Link(this, target, linkOptions.PropagateCompletion, linkOptions.MaxMessages);
         bool completed;
+        bool offerNow = false;
+        Link[]? offerOnlyTo = null;
         lock (_lock)
         {
             completed = _completed;
@@ -252,7 +272,21 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                     _links.Insert(0, link);
                 }
 
+                link.Linked = true;
                 _linkSnapshot = [.. _links];
+                if (_offering)
+                {
+                    // The running round did not see this link; it offers the head to it once it is done.
+                    (_linkedDuringRound ??= []).Add(link);
+                }
+                else if (_output.Count > 0 && _reservedBy is null)
+                {
+                    // As Dataflow does: a head that every other link has refused already is offered to the new link
+                    // only; a head not offered yet goes to all links in order.
+                    _offering = true;
+                    offerNow = true;
+                    offerOnlyTo = _offeredId == _headId ? [link] : null;
+                }
             }
         }
 
@@ -260,13 +294,17 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         {
             if (linkOptions.PropagateCompletion)
             {
-                Propagate(target);
+                PropagateWhenCompleted(target);
             }
 
             return link;
         }
 
-        StartOffering();
+        if (offerNow)
+        {
+            OfferInline(offerOnlyTo);
+        }
+
         return link;
     }
 
@@ -318,11 +356,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
     {
-        if (!messageHeader.IsValid)
-        {
-            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
-        }
-
+        ThrowIfInvalid(messageHeader);
         if (source is null && consumeToAccept)
         {
             throw new ArgumentException("consumeToAccept requires a source.", nameof(consumeToAccept));
@@ -418,10 +452,10 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     T[]? ISourceBlock<T[]>.ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target, out bool messageConsumed)
     {
+        ThrowIfInvalid(messageHeader);
         ArgumentNullException.ThrowIfNull(target);
         T[] batch;
         bool done;
-        Link? limited;
         bool postponedWaiting;
         bool offering;
         lock (_lock)
@@ -435,23 +469,23 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
             _reservedBy = null;
             batch = Dequeue();
             done = TryMarkCompleted();
-            limited = FindLimitedLink(target);
+
+            // Count the message against the link's MaxMessages here, not when an offer is accepted: a target that
+            // postponed the offer and consumes it later has taken a message too. Unlinked before the next batch is
+            // offered, under the same lock as the dequeue.
+            if (FindLimitedLink(target) is { } limited && --limited.Remaining == 0)
+            {
+                RemoveLink(limited);
+            }
 
             // What AfterDequeue would find out by taking the lock twice more, decided here instead: this runs once per
             // batch, usually inside our own offer loop, while the posting thread takes the same lock for every item.
             // Nothing postponed now means nothing to take later (a later offer finds the room this batch freed, or
-            // Release starts the taking). A running offer loop only needs to look again, as StartOffering would tell it.
+            // Release starts the taking). A running offer loop sees the new head by itself.
             postponedWaiting = _postponed.Count > 0;
             offering = _offering;
-            if (offering)
-            {
-                _offerAgain = true;
-            }
         }
 
-        // Count the message against the link's MaxMessages here, not when an offer is accepted: a target that
-        // postponed the offer and consumes it later has taken a message too. Unlink before offering the next batch.
-        limited?.OnAccepted();
         messageConsumed = true;
         if (done)
         {
@@ -475,6 +509,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     bool ISourceBlock<T[]>.ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target)
     {
+        ThrowIfInvalid(messageHeader);
         ArgumentNullException.ThrowIfNull(target);
         lock (_lock)
         {
@@ -490,6 +525,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
 
     void ISourceBlock<T[]>.ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<T[]> target)
     {
+        ThrowIfInvalid(messageHeader);
         ArgumentNullException.ThrowIfNull(target);
         lock (_lock)
         {
@@ -501,15 +537,25 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
             _reservedBy = null;
         }
 
-        StartOffering();
+        StartOffering(reoffer: true);
+    }
+
+    // As Dataflow does: an invalid header is the caller's bug, reported before anything else (even a null target).
+    private static void ThrowIfInvalid(DataflowMessageHeader messageHeader)
+    {
+        if (!messageHeader.IsValid)
+        {
+            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
+        }
     }
 
     /// <inheritdoc />
     public override string ToString() => $"{nameof(LingerBatchBlock<T>)}<{typeof(T).Name}>(BatchSize = {BatchSize}, Linger = {Linger})";
 
-    // Adds an accepted item to the open batch; returns true when a batch was emitted. Caller holds the lock.
+    // Adds an accepted item to the open batch; returns true when a batch was emitted.
     private bool Add(T item)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_openCount == 0)
         {
             _open ??= new T[Math.Min(_batchSize, Math.Max(_lastBatchCount, 16))];
@@ -534,6 +580,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     // it still belongs in a batch, and that batch must go out now because nobody will trigger it later.
     private bool AddAfterConsume(T item)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_aborted)
         {
             // Faulted or canceled while the item was being fetched: the source already gave it up, so it was accepted
@@ -547,9 +594,10 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         return _declining ? CloseOpenBatch() | emitted : emitted;
     }
 
-    // Caller holds the lock. Returns true when a batch was emitted.
+    // Returns true when a batch was emitted.
     private bool CloseOpenBatch()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_openCount == 0 || _completed)
         {
             return false;
@@ -598,9 +646,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
-    // Caller holds the lock.
     private T[] Dequeue()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         T[] batch = _output.Dequeue();
         _headId++;
         if (!_holdUntilReleased)
@@ -623,9 +671,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         StartOffering();
     }
 
-    // Caller holds the lock.
     private bool TryMarkCompleted()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_completed || !_declining || _openCount > 0 || _output.Count > 0 || _pendingConsumes > 0 || _takingPostponed)
         {
             return false;
@@ -635,9 +683,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         return true;
     }
 
-    // Caller holds the lock.
     private List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? TakePostponed()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_postponed.Count == 0)
         {
             return null;
@@ -781,19 +829,25 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
-    private void StartOffering()
+    // Starts an offer loop on the thread pool, unless one is running (it sees a new head by itself) or there is nothing
+    // to offer. reoffer: a reservation was released, so targets that refused the head may take it now.
+    private void StartOffering(bool reoffer = false)
     {
         lock (_lock)
         {
+            if (reoffer)
+            {
+                _offeredId = 0;
+            }
+
             if (_offering)
             {
-                // The running loop may already have offered the head to the old links or seen the old
-                // reservation: make it look again instead of losing this wake-up (a release, a new link).
-                _offerAgain = true;
+                // The running round may have offered the head already: make it offer the head again.
+                _offerAgain |= reoffer;
                 return;
             }
 
-            if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0)
+            if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0 || _completed || _offeredId == _headId)
             {
                 return;
             }
@@ -804,65 +858,167 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).OfferLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
     }
 
-    private void OfferLoop()
+    // LinkTo offers on the caller's thread, as Dataflow does, so the new target (OutputAvailableAsync's among them) has
+    // been offered the head before LinkTo returns. What follows a batch taken there runs on the thread pool. A target
+    // that throws from that offer throws out of LinkTo, as with Dataflow, and does not fault the block.
+    private void OfferInline(Link[]? only)
     {
+        bool more;
         try
         {
-            while (true)
-            {
-                long id;
-                T[] batch;
-                Link[] links;
-                lock (_lock)
-                {
-                    _offerAgain = false;
-                    if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0 || _completed)
-                    {
-                        _offering = false;
-                        return;
-                    }
-
-                    id = _headId;
-                    batch = _output.Peek();
-                    links = _linkSnapshot;
-                }
-
-                var header = new DataflowMessageHeader(id);
-                foreach (Link link in links)
-                {
-                    DataflowMessageStatus status = link.Target.OfferMessage(header, batch, this, consumeToAccept: true);
-                    if (status == DataflowMessageStatus.Accepted)
-                    {
-                        // The target took the batch through ConsumeMessage, which counted it against the link.
-                        break;
-                    }
-
-                    if (status == DataflowMessageStatus.DecliningPermanently)
-                    {
-                        link.Dispose();
-                    }
-                }
-
-                lock (_lock)
-                {
-                    if (_headId == id && _reservedBy is null && !_offerAgain)
-                    {
-                        // Nobody took it: wait for a consume, a release, a new link or a new batch to restart us.
-                        _offering = false;
-                        return;
-                    }
-                }
-            }
+            more = OfferRound(only);
         }
-        catch (Exception ex)
+        catch
         {
             lock (_lock)
             {
                 _offering = false;
+                _linkedDuringRound = null;
             }
 
-            Abort(ex, canceled: false);
+            throw;
         }
+
+        if (more)
+        {
+            Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).OfferLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        }
+    }
+
+    private void OfferLoop()
+    {
+        try
+        {
+            while (OfferRound(only: null))
+            {
+            }
+        }
+        catch (Exception ex)
+        {
+            OfferFailed(ex);
+        }
+    }
+
+    // A target that throws from OfferMessage ends the block, as Dataflow's offer loop does.
+    private void OfferFailed(Exception exception)
+    {
+        lock (_lock)
+        {
+            _offering = false;
+            _linkedDuringRound = null;
+        }
+
+        Abort(exception, canceled: false);
+    }
+
+    // One round: offers the head to the links in order (or only to the given ones) until one takes or reserves it.
+    // Returns false, with _offering cleared, when there is nothing more to offer until something changes.
+    private bool OfferRound(Link[]? only)
+    {
+        long id;
+        T[] batch;
+        Link[] links;
+        lock (_lock)
+        {
+            Debug.Assert(_offering, "Only the offering thread runs a round.");
+            bool again = _offerAgain;
+            _offerAgain = false;
+            if (_output.Count == 0 || _reservedBy is not null || _linkSnapshot.Length == 0 || _completed)
+            {
+                _offering = false;
+                _linkedDuringRound = null;
+                return false;
+            }
+
+            if (only is not null)
+            {
+                links = only;
+            }
+            else if (again || _offeredId != _headId)
+            {
+                links = _linkSnapshot;
+                _linkedDuringRound = null;
+            }
+            else if (_linkedDuringRound is not null)
+            {
+                links = [.. _linkedDuringRound];
+                _linkedDuringRound = null;
+            }
+            else
+            {
+                // Every link has refused the head: wait for a consume, a release, a new link or a new head.
+                _offering = false;
+                return false;
+            }
+
+            id = _headId;
+            batch = _output.Peek();
+        }
+
+        var header = new DataflowMessageHeader(id);
+        foreach (Link link in links)
+        {
+            lock (_lock)
+            {
+                if (_headId != id || _reservedBy is not null || _completed)
+                {
+                    // Taken (by a consume or a receive) or reserved, here or elsewhere: this round is over.
+                    break;
+                }
+
+                if (!link.Linked)
+                {
+                    continue;
+                }
+
+                _offeringTo = link;
+                _offeringThread = Environment.CurrentManagedThreadId;
+            }
+
+            DataflowMessageStatus status;
+            try
+            {
+                status = link.Target.OfferMessage(header, batch, this, consumeToAccept: true);
+            }
+            finally
+            {
+                EndOffer();
+            }
+
+            if (status == DataflowMessageStatus.Accepted)
+            {
+                // The target took the batch through ConsumeMessage, which counted it against the link.
+                break;
+            }
+
+            if (status == DataflowMessageStatus.DecliningPermanently)
+            {
+                Unlink(link);
+            }
+        }
+
+        lock (_lock)
+        {
+            if (_headId == id && _reservedBy is null)
+            {
+                _offeredId = id;
+            }
+        }
+
+        return true;
+    }
+
+    private void EndOffer()
+    {
+        TaskCompletionSource? disposing;
+        lock (_lock)
+        {
+            _offeringTo = null;
+            disposing = _offerReturned;
+            _offerReturned = null;
+        }
+
+        disposing?.TrySetResult();
     }
 
     // Fault and cancellation: drop what is held, hand it back, and finish as soon as no item is being fetched from a
@@ -894,9 +1050,9 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
-    // Caller holds the lock.
     private void AbortUnderLock(Exception? exception, bool canceled)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         _aborted = true;
         _declining = true;
         _fault = exception;
@@ -927,6 +1083,11 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         lock (_lock)
         {
             links = [.. _links];
+            foreach (Link link in links)
+            {
+                link.Linked = false;
+            }
+
             _links.Clear();
             _linkSnapshot = [];
         }
@@ -969,11 +1130,15 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
+    // As Dataflow links do: a faulted source passes its Completion.Exception (an AggregateException), not the
+    // exception it was faulted with.
     private void Propagate(ITargetBlock<T[]> target)
     {
-        if (_fault is not null)
+        Task completion = _completion.Task;
+        Debug.Assert(completion.IsCompleted, "Completion is propagated once it has finished.");
+        if (completion.IsFaulted)
         {
-            target.Fault(_fault);
+            target.Fault(completion.Exception!);
         }
         else
         {
@@ -981,12 +1146,33 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         }
     }
 
-    // Caller holds the lock.
+    // LinkTo after completion: the block may be completed (_completed) but Finish not yet have set Completion.
+    private void PropagateWhenCompleted(ITargetBlock<T[]> target)
+    {
+        if (_completion.Task.IsCompleted)
+        {
+            Propagate(target);
+            return;
+        }
+
+        _completion.Task.ContinueWith(
+            static (_, state) =>
+            {
+                var (self, target) = ((LingerBatchBlock<T>, ITargetBlock<T[]>))state!;
+                self.Propagate(target);
+            },
+            (this, target),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
     private Link? FindLimitedLink(ITargetBlock<T[]> target)
     {
-        foreach (Link link in _linkSnapshot)
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        foreach (Link link in _links)
         {
-            if (link.IsLimited && link.Target == target)
+            if (link.Remaining > 0 && link.Target == target)
             {
                 return link;
             }
@@ -995,34 +1181,47 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
         return null;
     }
 
+    // Link.Dispose. Returns only when no offer to this link is running on another thread, so the target is never offered
+    // anything once Dispose() has returned (an offer on this thread is the caller's own: it returns after this).
     private void Unlink(Link link)
     {
+        Task? offerReturned = null;
         lock (_lock)
         {
-            if (_links.Remove(link))
+            RemoveLink(link);
+            if (_offeringTo == link && _offeringThread != Environment.CurrentManagedThreadId)
             {
-                _linkSnapshot = [.. _links];
+                _offerReturned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                offerReturned = _offerReturned.Task;
             }
+        }
+
+        // Outside the lock: the offer being waited for may call back into this block.
+        offerReturned?.Wait();
+    }
+
+    private void RemoveLink(Link link)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        if (link.Linked)
+        {
+            link.Linked = false;
+            _links.Remove(link);
+            _linkSnapshot = [.. _links];
         }
     }
 
     private sealed class Link(LingerBatchBlock<T> owner, ITargetBlock<T[]> target, bool propagateCompletion, int maxMessages) : IDisposable
     {
-        private int _remaining = maxMessages;
-
         public ITargetBlock<T[]> Target { get; } = target;
 
         public bool PropagateCompletion { get; } = propagateCompletion;
 
-        public bool IsLimited { get; } = maxMessages > 0;
+        // Guarded by the owner's lock: whether the link is in the owner's list.
+        public bool Linked { get; set; }
 
-        public void OnAccepted()
-        {
-            if (_remaining > 0 && Interlocked.Decrement(ref _remaining) == 0)
-            {
-                Dispose();
-            }
-        }
+        // Guarded by the owner's lock: how many more messages the link may carry; DataflowBlockOptions.Unbounded for no limit.
+        public int Remaining { get; set; } = maxMessages;
 
         public void Dispose() => owner.Unlink(this);
     }

@@ -185,9 +185,11 @@ public partial class LingerBatchBlockTests
         Fault(block, boom);
 
         await Assert.ThatAsync(() => block.Completion.WaitAsync(ct), Throws.Exception.SameAs(boom));
-        await Assert.ThatAsync(() => target.Completion.WaitAsync(ct), Throws.Exception.SameAs(boom));
+        await Assert.ThatAsync(() => target.Completion.WaitAsync(ct), Throws.Exception);
         Assert.Multiple(() =>
         {
+            // As from a runtime block: the link passes the block's Completion.Exception, an AggregateException.
+            Assert.That(target.Completion.Exception!.Flatten().InnerExceptions, Is.EqualTo(new[] { boom }));
             Assert.That(block.DroppedItems, Is.EqualTo(new[] { 1, 2, 3 }));
             Assert.That(target.Count, Is.Zero);
         });
