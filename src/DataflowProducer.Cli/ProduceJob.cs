@@ -34,6 +34,9 @@ internal sealed class ProduceJob
     private long _malformed;
     private long _refused;
     private long _reportedFailures;
+    private bool _pipelineStarted;
+    private bool _abortRequested;
+    private bool _unexpectedError;
 
     public ProduceJob(ProduceSettings settings, CliConsole console)
     {
@@ -49,9 +52,26 @@ internal sealed class ProduceJob
         Stopped,
         StrictStop,
         Refused,
+        Failed,
     }
 
     public async Task<int> RunAsync()
+    {
+        try
+        {
+            return await SetUpAndProduceAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Before the pipeline started nothing was accepted; the run still ends with its summary.
+        catch (Exception ex) when (!_pipelineStarted)
+#pragma warning restore CA1031
+        {
+            ReportUnexpected(ex, "before anything was produced");
+            await ReportAsync(Summary.Nothing, [("input", "not read")]).ConfigureAwait(false);
+            return ExitCodes.UnexpectedError;
+        }
+    }
+
+    private async Task<int> SetUpAndProduceAsync()
     {
         ShutdownSignal shutdown = _console.Shutdown;
         RecordReader? reader = await OpenInputAsync(shutdown.Stopping).ConfigureAwait(false);
@@ -82,35 +102,41 @@ internal sealed class ProduceJob
             }
             catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
             {
-                // Confluent's builder throws InvalidOperationException for a setting librdkafka rejects; the sink throws
-                // ArgumentException for an invalid topic name. Both messages name what is wrong.
+                // The sink throws ArgumentException for a setting librdkafka rejects (the topic name was checked while
+                // parsing); the message names the setting.
                 _reporter.Line($"error: the Kafka producer could not be set up: {ex.Message}");
                 return ExitCodes.BadArguments;
             }
 
-            ClientConfig readerConfig = _settings.ClientProperties.ToClientConfig(servers);
             TopicVerifier? verifier = null;
             if (_settings.Verify)
             {
                 try
                 {
+                    ClientConfig readerConfig = _settings.ClientProperties.ToClientConfig(servers);
                     verifier = await Task.Run(() => TopicVerifier.Start(readerConfig, _settings.Topic)).ConfigureAwait(false);
                 }
-                catch (KafkaException ex)
+#pragma warning disable CA1031 // Whatever stops the read-back before it starts, the verdict is the same: it cannot verify.
+                catch (Exception ex)
+#pragma warning restore CA1031
                 {
                     _reporter.Line($"error: --verify cannot read topic '{_settings.Topic}': {ex.Message}");
                     await block.DisposeAsync().ConfigureAwait(false);
+                    await ReportAsync(Summary.Nothing, [("input", "not read"), ("verify", "FAILED: the topic cannot be read")]).ConfigureAwait(false);
                     return ExitCodes.VerificationFailed;
                 }
             }
 
             using (verifier)
             {
+                _pipelineStarted = true;
                 return await ProduceAsync(block, shutdown, verifier, reader).ConfigureAwait(false);
             }
         }
     }
 
+    // From here on, whatever goes wrong, what was accepted is drained and the summary printed: every step that can
+    // throw is guarded, and an unexpected error only stops reading and decides the exit code.
     private async Task<int> ProduceAsync(
         BatchProducerBlock<KafkaRecord<byte[]?, byte[]>> block,
         ShutdownSignal shutdown,
@@ -119,24 +145,48 @@ internal sealed class ProduceJob
     {
         var stopwatch = Stopwatch.StartNew();
         InputEnd end;
-        using (shutdown.Stopping.Register(() => _reporter.Line("Stopping: no more input is read; draining what was accepted (Ctrl+C again to abort).")))
+        Exception? completionError = null;
+        using (shutdown.Stopping.Register(() => _reporter.Line(StoppingMessage(shutdown.FirstSignal))))
         using (shutdown.Aborting.Register(() =>
         {
-            _reporter.Line("Aborting: records not yet delivered are abandoned.");
-            ((IDataflowBlock)block).Fault(new OperationCanceledException("Aborted by a second Ctrl+C or SIGTERM."));
+            // A second signal after the pipeline finished aborts nothing (it may cancel --verify).
+            if (!block.Completion.IsCompleted)
+            {
+                Volatile.Write(ref _abortRequested, true);
+                _reporter.Line(AbortingMessage(shutdown.SecondSignal));
+                ((IDataflowBlock)block).Fault(new OperationCanceledException($"Aborted by a second {ShutdownSignal.Describe(shutdown.SecondSignal)}."));
+            }
         }))
         {
             await using (Progress.Start(_reporter, () => DescribeProgress(block.GetStatistics(), stopwatch.Elapsed), TimeProvider.System).ConfigureAwait(false))
             {
-                end = await PumpAsync(reader, block, shutdown.Stopping).ConfigureAwait(false);
+                try
+                {
+                    end = await PumpAsync(reader, block, shutdown.Stopping).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // The input broke (an I/O error, a bug): stop reading, and still drain what was accepted.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    ReportUnexpected(ex, "while reading the input; no more input is read, what was accepted is drained");
+                    end = InputEnd.Failed;
+                }
+
                 block.Complete();
                 try
                 {
                     await block.Completion.ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is BatchProducerException or OperationCanceledException)
+#pragma warning disable CA1031 // Whatever the completion ends with, the counts tell what happened and the summary comes.
+                catch (Exception ex)
+#pragma warning restore CA1031
                 {
-                    // The counts tell what happened; the records were handed back through the callbacks.
+                    // BatchProducerException or a cancellation: the records were handed back through the callbacks.
+                    completionError = ex;
+                    if (ex is not (BatchProducerException or OperationCanceledException))
+                    {
+                        ReportUnexpected(ex, "in the pipeline");
+                    }
                 }
             }
         }
@@ -172,36 +222,48 @@ internal sealed class ProduceJob
             rows.Add(("verify", verdict));
         }
 
+        await ReportAsync(summary, rows).ConfigureAwait(false);
+
+        return ExitCodes.For(new RunOutcome
+        {
+            Failed = summary.Failed,
+            Abandoned = summary.Abandoned,
+            StoppedBy = end is InputEnd.Stopped or InputEnd.Refused ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
+            AbortRequested = Volatile.Read(ref _abortRequested) || end == InputEnd.Refused,
+            CompletionError = completionError,
+            UnexpectedError = Volatile.Read(ref _unexpectedError),
+            VerificationFailed = verifyFailed,
+        });
+    }
+
+    /// <summary>What the tool says on the first signal.</summary>
+    /// <param name="signal">The signal received.</param>
+    /// <returns>The message.</returns>
+    internal static string StoppingMessage(PosixSignal? signal) =>
+        $"Stopping on {ShutdownSignal.Describe(signal)}: no more input is read; draining what was accepted. " + signal switch
+        {
+            PosixSignal.SIGINT => "Press Ctrl+C again to abort.",
+            null => "Send the signal again to abort.",
+            { } other => $"Send {other} again to abort.",
+        };
+
+    /// <summary>What the tool says on the second signal.</summary>
+    /// <param name="signal">The signal received.</param>
+    /// <returns>The message.</returns>
+    internal static string AbortingMessage(PosixSignal? signal) =>
+        $"Aborting on a second {ShutdownSignal.Describe(signal)}: records not yet delivered are abandoned.";
+
+    private void ReportUnexpected(Exception error, string where)
+    {
+        Volatile.Write(ref _unexpectedError, true);
+        _reporter.Line($"error: unexpected {error.GetType().Name} {where}: {error.Message}");
+    }
+
+    private async Task ReportAsync(Summary summary, List<(string, string)> rows)
+    {
         _reporter.Line(summary.ToTable(rows));
         await _console.Output.WriteLineAsync(_settings.Json ? summary.ToJson() : summary.ToLine()).ConfigureAwait(false);
         await _console.Output.FlushAsync().ConfigureAwait(false);
-
-        return ExitCode(summary, end, verifyFailed, shutdown.FirstSignal);
-    }
-
-    private static int ExitCode(Summary summary, InputEnd end, bool verifyFailed, PosixSignal? signal)
-    {
-        if (verifyFailed)
-        {
-            return ExitCodes.VerificationFailed;
-        }
-
-        if (summary.Abandoned > 0)
-        {
-            return ExitCodes.Abandoned;
-        }
-
-        if (summary.Failed > 0)
-        {
-            return ExitCodes.RecordsFailed;
-        }
-
-        if (end is InputEnd.Stopped or InputEnd.Refused)
-        {
-            return signal == PosixSignal.SIGTERM ? ExitCodes.InterruptedBySigterm : ExitCodes.InterruptedBySigint;
-        }
-
-        return ExitCodes.Success;
     }
 
     private async Task<RecordReader?> OpenInputAsync(CancellationToken stopping)
@@ -393,7 +455,9 @@ internal sealed class ProduceJob
 
             rows.Add(("abandoned file", $"{Summary.Count(values.Length)} record(s) written to {path}"));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Any reason the file cannot be written (I/O, access, a bad path) is reported the same way.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             _reporter.Line($"error: cannot write the abandoned records to '{path}': {ex.Message}");
             rows.Add(("abandoned file", $"NOT written ({ex.Message})"));
@@ -421,9 +485,11 @@ internal sealed class ProduceJob
         {
             return (false, "canceled by a second Ctrl+C or SIGTERM");
         }
-        catch (Exception ex) when (ex is KafkaException or TimeoutException)
+#pragma warning disable CA1031 // Whatever stops the read-back (Kafka, a timeout, anything else), the verdict is the same.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            return (true, $"FAILED: the topic could not be read back: {ex.Message}");
+            return (true, $"FAILED: the topic could not be read back: {ex.GetType().Name}: {ex.Message}");
         }
 
         string seconds = stopwatch.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture);
@@ -452,6 +518,7 @@ internal sealed class ProduceJob
         InputEnd.EndOfInput => "read to the end",
         InputEnd.Stopped => "stopped by a signal before the end",
         InputEnd.StrictStop => "stopped at the first malformed line (--strict)",
+        InputEnd.Failed => "stopped by an error while reading",
         _ => "stopped: the aborting pipeline refused a record",
     } + (_settings.Generate is null ? $" ({(_settings.Input == "-" ? "standard input" : _settings.Input)}, {_settings.Format.ToString().ToLowerInvariant()})" : " (generated)");
 

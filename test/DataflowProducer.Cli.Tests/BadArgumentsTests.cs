@@ -25,6 +25,45 @@ public class BadArgumentsTests
         });
     }
 
+    // Checked while parsing, before an embedded cluster is started or anything is read.
+    [TestCase("bad topic", "it contains ' '")]
+    [TestCase(".", "'.' and '..' are reserved")]
+    [TestCase("..", "'.' and '..' are reserved")]
+    [TestCase("t\u00f6pic", "it contains '\u00f6'")]
+    [TestCase("a/b", "it contains '/'")]
+    [TestCase("250", "it is 250 characters long, more than 249")]
+    public async Task RunAsync_IllegalTopicName_ExitCode2NamingTopicBeforeStartingAnything(string topic, string why)
+    {
+        if (topic == "250")
+        {
+            topic = new string('x', 250);
+        }
+
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", topic, "--generate", "5"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2));
+            Assert.That(run.Error, Does.Contain("--topic").And.Contain(why));
+            Assert.That(run.Error, Does.Not.Contain("embedded Kafka cluster").And.Not.Contain("KafkaSinkOptions"));
+            Assert.That(run.Output, Is.Empty);
+        });
+    }
+
+    [TestCase("a")]
+    [TestCase("orders.v2_EU-west")]
+    [TestCase("...")]
+    public async Task RunAsync_LegalTopicName_NoTopicError(string topic)
+    {
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", topic, "--generate", "5", "--size", "3"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2), "stopped by --size, which proves parsing ran");
+            Assert.That(run.Error, Does.Not.Contain("--topic"));
+        });
+    }
+
     [Test]
     public async Task RunAsync_MissingInputFile_ExitCode2NamingTheFile()
     {

@@ -173,6 +173,21 @@ public class ProduceCommandTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task Produce_InputFailsAfterTwoLines_WhatWasReadIsDeliveredSummaryPrintedExitCode1(CancellationToken ct)
+    {
+        CliRun run = await CliRun.RunAsync(Args("--input", "-"), () => new FailingInput(CliRun.Utf8("one\ntwo\n"), "the disk went away")).WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(1), run.Error);
+            Assert.That(run.Error, Does.Contain("the disk went away"));
+            Assert.That(run.Summary["accepted"], Is.EqualTo("2"));
+            Assert.That(run.Summary["delivered"], Is.EqualTo("2"));
+            Assert.That(TopicReader.CountMessages(_cluster.BootstrapServers, _topic), Is.EqualTo(2));
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Produce_StrictWithMalformedCsvLine_StopsThereAndDeliversWhatCameBefore(CancellationToken ct)
     {
         string file = WriteFile("in.csv", "id,v\n1,a\n2,\"broken\n3,c\n");
