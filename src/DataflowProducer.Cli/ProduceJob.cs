@@ -104,7 +104,8 @@ internal sealed class ProduceJob
             {
                 // The sink throws ArgumentException for a setting librdkafka rejects (the topic name was checked while
                 // parsing); the message names the setting.
-                _reporter.Line($"error: the Kafka producer could not be set up: {ex.Message}");
+                string message = ex is ArgumentException { ParamName: { } parameter } ? ex.Message.Replace($" (Parameter '{parameter}')", string.Empty, StringComparison.Ordinal) : ex.Message;
+                _reporter.Line($"error: the Kafka producer could not be set up: {message}");
                 return ExitCodes.BadArguments;
             }
 

@@ -64,6 +64,75 @@ public class BadArgumentsTests
         });
     }
 
+    // The value of a secret setting typed without '=' (or after a stray space) is left over as an unknown argument;
+    // the parse error must not echo it.
+    [TestCase("-X", "sasl.password", "hunter2-secret")]
+    [TestCase("-X", "sasl.password=", "hunter2-secret")]
+    [TestCase("-X", "sasl.pasword", "hunter2-secret")]
+    [TestCase("-X", "ssl.key.password", "ab")]
+    [TestCase("--property", "sasl.oauthbearer.client.secret", "hunter2-secret")]
+    public async Task RunAsync_SecretValueLeftOverAsAnArgument_ExitCode2WithoutTheSecret(string option, string key, string secret)
+    {
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", option, key, secret]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2));
+            Assert.That(run.Error, Does.Contain("Unrecognized command or argument"), "the parse error the test is about");
+            Assert.That(run.Error + run.Output, Does.Not.Contain($"'{secret}'"));
+            Assert.That(run.Error + run.Output, secret.Length >= 4 ? Does.Not.Contain(secret) : Does.Contain("'[redacted]'"));
+        });
+    }
+
+    [Test]
+    public async Task RunAsync_SecretInAResponseFile_ParseErrorWithoutTheSecret()
+    {
+        string file = Path.Combine(TestContext.CurrentContext.WorkDirectory, $"args-{Guid.NewGuid():N}.rsp");
+        await File.WriteAllTextAsync(file, "produce --topic t --generate 5\n-X sasl.password rsp-Secret-77\n");
+        try
+        {
+            CliRun run = await CliRun.RunAsync(["@" + file]);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(run.ExitCode, Is.EqualTo(2));
+                Assert.That(run.Error, Does.Contain("Unrecognized command or argument"));
+                Assert.That(run.Error + run.Output, Does.Not.Contain("rsp-Secret-77"));
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
+    public async Task RunAsync_MistypedSecretKeyWithShowConfig_ValueMaskedAndKeyRejected()
+    {
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "--bootstrap-servers", "127.0.0.1:1", "--show-config", "-X", "sasl.pasword=typo-Secret-42"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2), run.Error);
+            Assert.That(run.Error, Does.Contain("sasl.pasword = [redacted]"));
+            Assert.That(run.Error + run.Output, Does.Not.Contain("typo-Secret-42"));
+        });
+    }
+
+    [Test]
+    public async Task RunAsync_SettingTheClientRejects_ExitCode2NamingItInTheToolsTerms()
+    {
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "--bootstrap-servers", "127.0.0.1:1", "-X", "no.such.setting=1"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2), run.Error);
+            Assert.That(run.Error, Does.Contain("no.such.setting"));
+            Assert.That(run.Error, Does.Not.Contain("(Parameter"), "a .NET parameter name means nothing on the command line");
+            Assert.That(run.Output, Is.Empty);
+        });
+    }
+
     [Test]
     public async Task RunAsync_MissingInputFile_ExitCode2NamingTheFile()
     {
