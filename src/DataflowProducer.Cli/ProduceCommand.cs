@@ -65,6 +65,15 @@ internal static class ProduceCommand
             }
         });
         keyField.Validators.Add(r => RequireText(r, "--key-field"));
+        abandonedFile.Validators.Add(r =>
+        {
+            // Written only at the end of an abort, so a path that cannot be written is best found now.
+            string path = r.GetValueOrDefault<string>() ?? string.Empty;
+            if (AbandonedFileProblem(path) is { } problem)
+            {
+                r.AddError($"--abandoned-file '{path}'{problem}.");
+            }
+        });
         bootstrap.Validators.Add(r => RequireText(r, "--bootstrap-servers"));
         generate.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<long?>() ?? 0, 0));
         size.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), GeneratedRecordReader.MinimumSize));
@@ -193,6 +202,31 @@ internal static class ProduceCommand
         }
 
         return null;
+    }
+
+    private static string? AbandonedFileProblem(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return " must not be empty";
+        }
+
+        if (Directory.Exists(path))
+        {
+            return " is a directory";
+        }
+
+        string? directory;
+        try
+        {
+            directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return $" is not a valid path: {ex.Message}";
+        }
+
+        return directory is not null && !Directory.Exists(directory) ? $": the directory '{Path.GetDirectoryName(path)}' does not exist" : null;
     }
 
     private static TimeSpan Milliseconds(int value) => value == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(value);

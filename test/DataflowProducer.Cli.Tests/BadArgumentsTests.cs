@@ -13,6 +13,8 @@ public class BadArgumentsTests
     [TestCase(new[] { "produce", "--topic", "t", "--linger", "0" }, "--linger must be at least 1, or -1, but was 0")]
     [TestCase(new[] { "produce", "--topic", "t", "-X", "linger.ms" }, "-X needs key=value")]
     [TestCase(new[] { "produce", "--topic", "t", "--no-such-option" }, "--no-such-option")]
+    [TestCase(new[] { "produce", "--topic", "t", "--generate", "5", "--abandoned-file", "/no/such/directory/abandoned.txt" }, "--abandoned-file '/no/such/directory/abandoned.txt': the directory '/no/such/directory' does not exist")]
+    [TestCase(new[] { "produce", "--topic", "t", "--generate", "5", "--abandoned-file", "." }, "--abandoned-file '.' is a directory")]
     public async Task RunAsync_BadArguments_ClearMessageAndExitCode2(string[] args, string expected)
     {
         CliRun run = await CliRun.RunAsync(args);
