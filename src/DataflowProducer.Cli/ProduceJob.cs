@@ -229,7 +229,7 @@ internal sealed class ProduceJob
         {
             Failed = summary.Failed,
             Abandoned = summary.Abandoned,
-            StoppedBy = end is InputEnd.Stopped or InputEnd.Refused ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
+            StoppedBy = end == InputEnd.Stopped ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
             AbortRequested = Volatile.Read(ref _abortRequested) || end == InputEnd.Refused,
             CompletionError = completionError,
             UnexpectedError = Volatile.Read(ref _unexpectedError),

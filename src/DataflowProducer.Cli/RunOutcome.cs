@@ -15,8 +15,8 @@ internal sealed record RunOutcome
     /// its end (or reading stopped for another reason).</summary>
     public PosixSignal? StoppedBy { get; init; }
 
-    /// <summary>True when the tool itself aborted the pipeline: a second signal, or the aborting pipeline refused a
-    /// record.</summary>
+    /// <summary>True when the tool saw the pipeline abort: it aborted it on a second signal, or the aborting pipeline
+    /// refused a record it was given.</summary>
     public bool AbortRequested { get; init; }
 
     /// <summary>The exception the pipeline's completion ended with, or null when it succeeded.</summary>
