@@ -65,7 +65,7 @@ internal sealed class ProduceJob
         catch (Exception ex) when (!_pipelineStarted)
 #pragma warning restore CA1031
         {
-            ReportUnexpected(ex, "before anything was produced");
+            ReportUnexpected(ex, "setting up the run", "nothing was produced.");
             await ReportAsync(Summary.Nothing, [("input", "not read")]).ConfigureAwait(false);
             return ExitCodes.UnexpectedError;
         }
@@ -103,7 +103,7 @@ internal sealed class ProduceJob
             catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
             {
                 // The sink throws ArgumentException for a setting librdkafka rejects (the topic name was checked while
-                // parsing); the message names the setting.
+                // parsing), Confluent's builder InvalidOperationException for some others; the message names the setting.
                 string message = ex is ArgumentException { ParamName: { } parameter } ? ex.Message.Replace($" (Parameter '{parameter}')", string.Empty, StringComparison.Ordinal) : ex.Message;
                 _reporter.Line($"error: the Kafka producer could not be set up: {message}");
                 return ExitCodes.BadArguments;
@@ -169,7 +169,7 @@ internal sealed class ProduceJob
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    ReportUnexpected(ex, "while reading the input; no more input is read, what was accepted is drained");
+                    ReportUnexpected(ex, "reading the input", "no more input is read, and what was accepted is drained.");
                     end = InputEnd.Failed;
                 }
 
@@ -186,7 +186,7 @@ internal sealed class ProduceJob
                     completionError = ex;
                     if (ex is not (BatchProducerException or OperationCanceledException))
                     {
-                        ReportUnexpected(ex, "in the pipeline");
+                        ReportUnexpected(ex, "the pipeline", "its counts are reported as they stand.");
                     }
                 }
             }
@@ -254,10 +254,10 @@ internal sealed class ProduceJob
     internal static string AbortingMessage(PosixSignal? signal) =>
         $"Aborting on a second {ShutdownSignal.Describe(signal)}: records not yet delivered are abandoned.";
 
-    private void ReportUnexpected(Exception error, string where)
+    private void ReportUnexpected(Exception error, string what, string then)
     {
         Volatile.Write(ref _unexpectedError, true);
-        _reporter.Line($"error: unexpected {error.GetType().Name} {where}: {error.Message}");
+        _reporter.Line($"error: {what} failed unexpectedly ({error.GetType().Name}: {error.Message}); {then}");
     }
 
     private async Task ReportAsync(Summary summary, List<(string, string)> rows)
