@@ -86,6 +86,22 @@ public class BadArgumentsTests
         });
     }
 
+    // -X with ':' or a space where '=' belongs: the argument holds the secret itself, so it is not echoed.
+    [TestCase("sasl.pasword:hunter2xyz")]
+    [TestCase("sasl.pasword hunter2xyz")]
+    [TestCase("sasl.password:hunter2xyz")]
+    public async Task RunAsync_SettingWithoutEquals_ExitCode2WithoutEchoingIt(string setting)
+    {
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "-X", setting]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2));
+            Assert.That(run.Error, Does.Contain("-X needs key=value"));
+            Assert.That(run.Error + run.Output, Does.Not.Contain("hunter2xyz"));
+        });
+    }
+
     [Test]
     public async Task RunAsync_SecretInAResponseFile_ParseErrorWithoutTheSecret()
     {
