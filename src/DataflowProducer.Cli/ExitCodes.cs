@@ -23,7 +23,8 @@ internal static class ExitCodes
     public const int RecordsFailed = 3;
 
     /// <summary>Aborted: the pipeline was aborted (second Ctrl+C/SIGTERM, drain timeout, or a broken producer: a fatal
-    /// Kafka client error), whether or not records were left to abandon; or records were abandoned.</summary>
+    /// Kafka client error), whether or not records were left to abandon; records were abandoned; or a second signal
+    /// canceled <c>--verify</c>.</summary>
     public const int Abandoned = 4;
 
     /// <summary><c>--verify</c> found the topic's content different from what was delivered, or could not read it.</summary>
@@ -46,7 +47,7 @@ internal static class ExitCodes
             return VerificationFailed;
         }
 
-        if (outcome.Abandoned > 0 || outcome.AbortRequested || IsAbort(outcome.CompletionError))
+        if (outcome.Abandoned > 0 || outcome.AbortRequested || outcome.VerificationCanceled || IsAbort(outcome.CompletionError))
         {
             return Abandoned;
         }
@@ -117,7 +118,8 @@ internal static class ExitCodes
           2    bad arguments (unknown/invalid option, unreadable input, CSV header without the key field,
                a -X setting the Kafka client rejects); nothing was produced
           3    some records failed (malformed input lines, or records Kafka refused)
-          4    aborted (second Ctrl+C/SIGTERM, drain timeout, broken producer), even with nothing abandoned
+          4    aborted (second Ctrl+C/SIGTERM, also during --verify; drain timeout; broken producer), even with
+               nothing abandoned
           5    --verify: the topic does not hold exactly what was delivered, or could not be read
           130  stopped by a first Ctrl+C before the end of the input, everything read delivered (143: SIGTERM)
         When several apply, 5 wins over 4, 4 over 1, 1 over 3, and 3 over 130/143.

@@ -217,9 +217,10 @@ internal sealed class ProduceJob
         await WriteAbandonedFileAsync(rows).ConfigureAwait(false);
 
         bool verifyFailed = false;
+        bool verifyCanceled = false;
         if (verifier is not null)
         {
-            (verifyFailed, string verdict) = await VerifyAsync(verifier, summary, shutdown.Aborting).ConfigureAwait(false);
+            (verifyFailed, verifyCanceled, string verdict) = await VerifyAsync(verifier, summary, shutdown).ConfigureAwait(false);
             rows.Add(("verify", verdict));
         }
 
@@ -233,6 +234,7 @@ internal sealed class ProduceJob
             AbortRequested = Volatile.Read(ref _abortRequested) || end == InputEnd.Refused,
             CompletionError = completionError,
             UnexpectedError = Volatile.Read(ref _unexpectedError),
+            VerificationCanceled = verifyCanceled,
             VerificationFailed = verifyFailed,
         });
     }
@@ -465,11 +467,11 @@ internal sealed class ProduceJob
         }
     }
 
-    private async Task<(bool Failed, string Verdict)> VerifyAsync(TopicVerifier verifier, Summary summary, CancellationToken aborting)
+    private async Task<(bool Failed, bool Canceled, string Verdict)> VerifyAsync(TopicVerifier verifier, Summary summary, ShutdownSignal shutdown)
     {
         if (summary.Abandoned > 0)
         {
-            return (false, "skipped: records were abandoned, and whether they reached Kafka is unknown");
+            return (false, false, "skipped: records were abandoned, and whether they reached Kafka is unknown");
         }
 
         ContentDigest expected = _sent!;
@@ -479,39 +481,39 @@ internal sealed class ProduceJob
         {
             await using (Progress.Start(_reporter, () => $"verifying: {Summary.Count(verifier.RecordsRead)} of {Summary.Count(expected.Count)} records read back", TimeProvider.System).ConfigureAwait(false))
             {
-                read = await verifier.FinishAsync(aborting).ConfigureAwait(false);
+                read = await verifier.FinishAsync(shutdown.Aborting).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
         {
-            return (false, "canceled by a second Ctrl+C or SIGTERM");
+            return (false, true, $"canceled by a second {ShutdownSignal.Describe(shutdown.SecondSignal)}");
         }
 #pragma warning disable CA1031 // Whatever stops the read-back (Kafka, a timeout, anything else), the verdict is the same.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            return (true, $"FAILED: the topic could not be read back: {ex.GetType().Name}: {ex.Message}");
+            return (true, false, $"FAILED: the topic could not be read back: {ex.GetType().Name}: {ex.Message}");
         }
 
         string seconds = stopwatch.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture);
         ContentDigest actual = read.Digest;
         if (read.Appended != expected.Count)
         {
-            return (true, $"FAILED: the topic grew by {Summary.Count(read.Appended)} records, but {Summary.Count(expected.Count)} were delivered");
+            return (true, false, $"FAILED: the topic grew by {Summary.Count(read.Appended)} records, but {Summary.Count(expected.Count)} were delivered");
         }
 
         if (read.Missing > 0)
         {
-            return (false, $"count OK ({Summary.Count(read.Appended)} appended); content of {Summary.Count(read.Missing)} records NOT checked: the broker dropped them (retention) before they were read back. " +
+            return (false, false, $"count OK ({Summary.Count(read.Appended)} appended); content of {Summary.Count(read.Missing)} records NOT checked: the broker dropped them (retention) before they were read back. " +
                 "The embedded cluster keeps about 5 MB per partition: use more --partitions.");
         }
 
         if (!actual.Matches(expected))
         {
-            return (true, $"FAILED: read back {Summary.Count(actual.Count)} records (digest {actual}), but {Summary.Count(expected.Count)} were delivered (digest {expected})");
+            return (true, false, $"FAILED: read back {Summary.Count(actual.Count)} records (digest {actual}), but {Summary.Count(expected.Count)} were delivered (digest {expected})");
         }
 
-        return (false, $"OK: {Summary.Count(actual.Count)} records read back (the last ones {seconds} s after the drain), content digest {actual} matches");
+        return (false, false, $"OK: {Summary.Count(actual.Count)} records read back (the last ones {seconds} s after the drain), content digest {actual} matches");
     }
 
     private string DescribeInput(InputEnd end) => end switch

@@ -26,6 +26,9 @@ internal sealed record RunOutcome
     /// drained and the summary printed).</summary>
     public bool UnexpectedError { get; init; }
 
+    /// <summary>True when a second signal canceled <c>--verify</c> while it read the topic back.</summary>
+    public bool VerificationCanceled { get; init; }
+
     /// <summary>True when <c>--verify</c> found the topic different from what was delivered, or could not read it.</summary>
     public bool VerificationFailed { get; init; }
 }

@@ -52,6 +52,18 @@ public class ExitCodesTests
         Assert.That(ExitCodes.For(outcome), Is.EqualTo(expected));
     }
 
+    // A second signal during --verify aborts the run: not verified, so not 0 (nor 130/143, which promise delivery
+    // without a verdict being asked for), and not 5, which says the topic is wrong.
+    [TestCase(0, null, ExitCodes.Abandoned)]
+    [TestCase(0, PosixSignal.SIGINT, ExitCodes.Abandoned)]
+    [TestCase(2, PosixSignal.SIGTERM, ExitCodes.Abandoned)]
+    public void For_VerificationCanceledBySecondSignal_Aborted(long failed, PosixSignal? stoppedBy, int expected)
+    {
+        var outcome = new RunOutcome { Failed = failed, StoppedBy = stoppedBy, VerificationCanceled = true };
+
+        Assert.That(ExitCodes.For(outcome), Is.EqualTo(expected));
+    }
+
     [Test]
     public void HelpText_Precedence_SameAsTheReadme()
     {
