@@ -50,11 +50,11 @@ internal sealed class ShutdownSignal : IDisposable
 
     /// <summary>Names a signal as the user knows it.</summary>
     /// <param name="signal">The signal, or null when unknown.</param>
-    /// <returns>"Ctrl+C" for SIGINT, the signal's name otherwise.</returns>
+    /// <returns>"Ctrl+C" for SIGINT, the signal's name otherwise, "signal" when unknown.</returns>
     public static string Describe(PosixSignal? signal) => signal switch
     {
         PosixSignal.SIGINT => "Ctrl+C",
-        null => "a signal",
+        null => "signal",
         { } other => other.ToString(),
     };
 
