@@ -26,6 +26,9 @@ internal static class CliApplication
         };
 
         ParseResult parseResult = root.Parse(args);
+
+        // The tokens include the arguments of response files (@file), which the raw arguments do not show.
+        error.AddSecrets(Secrets.FindSecretValues(parseResult.Tokens.Select(token => token.Value)));
         if (parseResult.Errors.Count > 0)
         {
             foreach (System.CommandLine.Parsing.ParseError parseError in parseResult.Errors)

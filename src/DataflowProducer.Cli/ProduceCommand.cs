@@ -55,8 +55,25 @@ internal static class ProduceCommand
             batchSize, linger, maxInFlight, boundedCapacity, drainTimeout, quiet, json, strict, abandonedFile, showConfig,
         };
 
-        topic.Validators.Add(r => RequireText(r, "--topic"));
+        topic.Validators.Add(r =>
+        {
+            // Checked here, before anything starts, in the user's terms; the sink would only name its own option.
+            string name = r.GetValueOrDefault<string>() ?? string.Empty;
+            if (TopicProblem(name) is { } problem)
+            {
+                r.AddError($"--topic '{name}' is not a legal Kafka topic name: {problem}.");
+            }
+        });
         keyField.Validators.Add(r => RequireText(r, "--key-field"));
+        abandonedFile.Validators.Add(r =>
+        {
+            // Written only at the end of an abort, so a path that cannot be written is best found now.
+            string path = r.GetValueOrDefault<string>() ?? string.Empty;
+            if (AbandonedFileProblem(path) is { } problem)
+            {
+                r.AddError($"--abandoned-file '{path}'{problem}.");
+            }
+        });
         bootstrap.Validators.Add(r => RequireText(r, "--bootstrap-servers"));
         generate.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<long?>() ?? 0, 0));
         size.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), GeneratedRecordReader.MinimumSize));
@@ -152,6 +169,64 @@ internal static class ProduceCommand
         });
 
         return command;
+    }
+
+    /// <summary>Kafka's rules for topic names (the broker's): 1 to 249 characters, only ASCII letters, digits, '.',
+    /// '_' and '-', and neither "." nor "..".</summary>
+    /// <param name="topic">The name.</param>
+    /// <returns>Why the name is not legal, or null when it is.</returns>
+    internal static string? TopicProblem(string topic)
+    {
+        const int MaxLength = 249;
+        if (topic.Length == 0)
+        {
+            return "it is empty";
+        }
+
+        if (topic.Length > MaxLength)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"it is {topic.Length} characters long, more than {MaxLength}");
+        }
+
+        if (topic is "." or "..")
+        {
+            return "'.' and '..' are reserved";
+        }
+
+        foreach (char c in topic)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-'))
+            {
+                return $"it contains '{c}', and only ASCII letters, digits, '.', '_' and '-' are allowed";
+            }
+        }
+
+        return null;
+    }
+
+    private static string? AbandonedFileProblem(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return " must not be empty";
+        }
+
+        if (Directory.Exists(path))
+        {
+            return " is a directory";
+        }
+
+        string? directory;
+        try
+        {
+            directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return $" is not a valid path: {ex.Message}";
+        }
+
+        return directory is not null && !Directory.Exists(directory) ? $": the directory '{Path.GetDirectoryName(path)}' does not exist" : null;
     }
 
     private static TimeSpan Milliseconds(int value) => value == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(value);

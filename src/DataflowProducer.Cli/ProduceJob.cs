@@ -34,6 +34,9 @@ internal sealed class ProduceJob
     private long _malformed;
     private long _refused;
     private long _reportedFailures;
+    private bool _pipelineStarted;
+    private bool _abortRequested;
+    private bool _unexpectedError;
 
     public ProduceJob(ProduceSettings settings, CliConsole console)
     {
@@ -49,9 +52,26 @@ internal sealed class ProduceJob
         Stopped,
         StrictStop,
         Refused,
+        Failed,
     }
 
     public async Task<int> RunAsync()
+    {
+        try
+        {
+            return await SetUpAndProduceAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Before the pipeline started nothing was accepted; the run still ends with its summary.
+        catch (Exception ex) when (!_pipelineStarted)
+#pragma warning restore CA1031
+        {
+            ReportUnexpected(ex, "setting up the run", "nothing was produced.");
+            await ReportAsync(Summary.Nothing, [("input", "not read")]).ConfigureAwait(false);
+            return ExitCodes.UnexpectedError;
+        }
+    }
+
+    private async Task<int> SetUpAndProduceAsync()
     {
         ShutdownSignal shutdown = _console.Shutdown;
         RecordReader? reader = await OpenInputAsync(shutdown.Stopping).ConfigureAwait(false);
@@ -82,35 +102,42 @@ internal sealed class ProduceJob
             }
             catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
             {
-                // Confluent's builder throws InvalidOperationException for a setting librdkafka rejects; the sink throws
-                // ArgumentException for an invalid topic name. Both messages name what is wrong.
-                _reporter.Line($"error: the Kafka producer could not be set up: {ex.Message}");
+                // The sink throws ArgumentException for a setting librdkafka rejects (the topic name was checked while
+                // parsing), Confluent's builder InvalidOperationException for some others; the message names the setting.
+                string message = ex is ArgumentException { ParamName: { } parameter } ? ex.Message.Replace($" (Parameter '{parameter}')", string.Empty, StringComparison.Ordinal) : ex.Message;
+                _reporter.Line($"error: the Kafka producer could not be set up: {message}");
                 return ExitCodes.BadArguments;
             }
 
-            ClientConfig readerConfig = _settings.ClientProperties.ToClientConfig(servers);
             TopicVerifier? verifier = null;
             if (_settings.Verify)
             {
                 try
                 {
+                    ClientConfig readerConfig = _settings.ClientProperties.ToClientConfig(servers);
                     verifier = await Task.Run(() => TopicVerifier.Start(readerConfig, _settings.Topic)).ConfigureAwait(false);
                 }
-                catch (KafkaException ex)
+#pragma warning disable CA1031 // Whatever stops the read-back before it starts, the verdict is the same: it cannot verify.
+                catch (Exception ex)
+#pragma warning restore CA1031
                 {
                     _reporter.Line($"error: --verify cannot read topic '{_settings.Topic}': {ex.Message}");
                     await block.DisposeAsync().ConfigureAwait(false);
+                    await ReportAsync(Summary.Nothing, [("input", "not read"), ("verify", "FAILED: the topic cannot be read")]).ConfigureAwait(false);
                     return ExitCodes.VerificationFailed;
                 }
             }
 
             using (verifier)
             {
+                _pipelineStarted = true;
                 return await ProduceAsync(block, shutdown, verifier, reader).ConfigureAwait(false);
             }
         }
     }
 
+    // From here on, whatever goes wrong, what was accepted is drained and the summary printed: every step that can
+    // throw is guarded, and an unexpected error only stops reading and decides the exit code.
     private async Task<int> ProduceAsync(
         BatchProducerBlock<KafkaRecord<byte[]?, byte[]>> block,
         ShutdownSignal shutdown,
@@ -119,24 +146,48 @@ internal sealed class ProduceJob
     {
         var stopwatch = Stopwatch.StartNew();
         InputEnd end;
-        using (shutdown.Stopping.Register(() => _reporter.Line("Stopping: no more input is read; draining what was accepted (Ctrl+C again to abort).")))
+        Exception? completionError = null;
+        using (shutdown.Stopping.Register(() => _reporter.Line(StoppingMessage(shutdown.FirstSignal))))
         using (shutdown.Aborting.Register(() =>
         {
-            _reporter.Line("Aborting: records not yet delivered are abandoned.");
-            ((IDataflowBlock)block).Fault(new OperationCanceledException("Aborted by a second Ctrl+C or SIGTERM."));
+            // A second signal after the pipeline finished aborts nothing (it may cancel --verify).
+            if (!block.Completion.IsCompleted)
+            {
+                Volatile.Write(ref _abortRequested, true);
+                _reporter.Line(AbortingMessage(shutdown.SecondSignal));
+                ((IDataflowBlock)block).Fault(new OperationCanceledException($"Aborted by a second {ShutdownSignal.Describe(shutdown.SecondSignal)}."));
+            }
         }))
         {
             await using (Progress.Start(_reporter, () => DescribeProgress(block.GetStatistics(), stopwatch.Elapsed), TimeProvider.System).ConfigureAwait(false))
             {
-                end = await PumpAsync(reader, block, shutdown.Stopping).ConfigureAwait(false);
+                try
+                {
+                    end = await PumpAsync(reader, block, shutdown.Stopping).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // The input broke (an I/O error, a bug): stop reading, and still drain what was accepted.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    ReportUnexpected(ex, "reading the input", "no more input is read, and what was accepted is drained.");
+                    end = InputEnd.Failed;
+                }
+
                 block.Complete();
                 try
                 {
                     await block.Completion.ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is BatchProducerException or OperationCanceledException)
+#pragma warning disable CA1031 // Whatever the completion ends with, the counts tell what happened and the summary comes.
+                catch (Exception ex)
+#pragma warning restore CA1031
                 {
-                    // The counts tell what happened; the records were handed back through the callbacks.
+                    // BatchProducerException or a cancellation: the records were handed back through the callbacks.
+                    completionError = ex;
+                    if (ex is not (BatchProducerException or OperationCanceledException))
+                    {
+                        ReportUnexpected(ex, "the pipeline", "its counts are reported as they stand.");
+                    }
                 }
             }
         }
@@ -166,42 +217,56 @@ internal sealed class ProduceJob
         await WriteAbandonedFileAsync(rows).ConfigureAwait(false);
 
         bool verifyFailed = false;
+        bool verifyCanceled = false;
         if (verifier is not null)
         {
-            (verifyFailed, string verdict) = await VerifyAsync(verifier, summary, shutdown.Aborting).ConfigureAwait(false);
+            (verifyFailed, verifyCanceled, string verdict) = await VerifyAsync(verifier, summary, shutdown).ConfigureAwait(false);
             rows.Add(("verify", verdict));
         }
 
+        await ReportAsync(summary, rows).ConfigureAwait(false);
+
+        return ExitCodes.For(new RunOutcome
+        {
+            Failed = summary.Failed,
+            Abandoned = summary.Abandoned,
+            StoppedBy = end == InputEnd.Stopped ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
+            AbortRequested = Volatile.Read(ref _abortRequested) || end == InputEnd.Refused,
+            CompletionError = completionError,
+            UnexpectedError = Volatile.Read(ref _unexpectedError),
+            VerificationCanceled = verifyCanceled,
+            VerificationFailed = verifyFailed,
+        });
+    }
+
+    /// <summary>What the tool says on the first signal.</summary>
+    /// <param name="signal">The signal received.</param>
+    /// <returns>The message.</returns>
+    internal static string StoppingMessage(PosixSignal? signal) =>
+        $"Stopping on {ShutdownSignal.Describe(signal)}: no more input is read; draining what was accepted. " + signal switch
+        {
+            PosixSignal.SIGINT => "Press Ctrl+C again to abort.",
+            null => "Send the signal again to abort.",
+            { } other => $"Send {other} again to abort.",
+        };
+
+    /// <summary>What the tool says on the second signal.</summary>
+    /// <param name="signal">The signal received.</param>
+    /// <returns>The message.</returns>
+    internal static string AbortingMessage(PosixSignal? signal) =>
+        $"Aborting on a second {ShutdownSignal.Describe(signal)}: records not yet delivered are abandoned.";
+
+    private void ReportUnexpected(Exception error, string what, string then)
+    {
+        Volatile.Write(ref _unexpectedError, true);
+        _reporter.Line($"error: {what} failed unexpectedly ({error.GetType().Name}: {error.Message}); {then}");
+    }
+
+    private async Task ReportAsync(Summary summary, List<(string, string)> rows)
+    {
         _reporter.Line(summary.ToTable(rows));
         await _console.Output.WriteLineAsync(_settings.Json ? summary.ToJson() : summary.ToLine()).ConfigureAwait(false);
         await _console.Output.FlushAsync().ConfigureAwait(false);
-
-        return ExitCode(summary, end, verifyFailed, shutdown.FirstSignal);
-    }
-
-    private static int ExitCode(Summary summary, InputEnd end, bool verifyFailed, PosixSignal? signal)
-    {
-        if (verifyFailed)
-        {
-            return ExitCodes.VerificationFailed;
-        }
-
-        if (summary.Abandoned > 0)
-        {
-            return ExitCodes.Abandoned;
-        }
-
-        if (summary.Failed > 0)
-        {
-            return ExitCodes.RecordsFailed;
-        }
-
-        if (end is InputEnd.Stopped or InputEnd.Refused)
-        {
-            return signal == PosixSignal.SIGTERM ? ExitCodes.InterruptedBySigterm : ExitCodes.InterruptedBySigint;
-        }
-
-        return ExitCodes.Success;
     }
 
     private async Task<RecordReader?> OpenInputAsync(CancellationToken stopping)
@@ -393,18 +458,20 @@ internal sealed class ProduceJob
 
             rows.Add(("abandoned file", $"{Summary.Count(values.Length)} record(s) written to {path}"));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Any reason the file cannot be written (I/O, access, a bad path) is reported the same way.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             _reporter.Line($"error: cannot write the abandoned records to '{path}': {ex.Message}");
             rows.Add(("abandoned file", $"NOT written ({ex.Message})"));
         }
     }
 
-    private async Task<(bool Failed, string Verdict)> VerifyAsync(TopicVerifier verifier, Summary summary, CancellationToken aborting)
+    private async Task<(bool Failed, bool Canceled, string Verdict)> VerifyAsync(TopicVerifier verifier, Summary summary, ShutdownSignal shutdown)
     {
         if (summary.Abandoned > 0)
         {
-            return (false, "skipped: records were abandoned, and whether they reached Kafka is unknown");
+            return (false, false, "skipped: records were abandoned, and whether they reached Kafka is unknown");
         }
 
         ContentDigest expected = _sent!;
@@ -414,37 +481,39 @@ internal sealed class ProduceJob
         {
             await using (Progress.Start(_reporter, () => $"verifying: {Summary.Count(verifier.RecordsRead)} of {Summary.Count(expected.Count)} records read back", TimeProvider.System).ConfigureAwait(false))
             {
-                read = await verifier.FinishAsync(aborting).ConfigureAwait(false);
+                read = await verifier.FinishAsync(shutdown.Aborting).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
         {
-            return (false, "canceled by a second Ctrl+C or SIGTERM");
+            return (false, true, $"canceled by a second {ShutdownSignal.Describe(shutdown.SecondSignal)}");
         }
-        catch (Exception ex) when (ex is KafkaException or TimeoutException)
+#pragma warning disable CA1031 // Whatever stops the read-back (Kafka, a timeout, anything else), the verdict is the same.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            return (true, $"FAILED: the topic could not be read back: {ex.Message}");
+            return (true, false, $"FAILED: the topic could not be read back: {ex.GetType().Name}: {ex.Message}");
         }
 
         string seconds = stopwatch.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture);
         ContentDigest actual = read.Digest;
         if (read.Appended != expected.Count)
         {
-            return (true, $"FAILED: the topic grew by {Summary.Count(read.Appended)} records, but {Summary.Count(expected.Count)} were delivered");
+            return (true, false, $"FAILED: the topic grew by {Summary.Count(read.Appended)} records, but {Summary.Count(expected.Count)} were delivered");
         }
 
         if (read.Missing > 0)
         {
-            return (false, $"count OK ({Summary.Count(read.Appended)} appended); content of {Summary.Count(read.Missing)} records NOT checked: the broker dropped them (retention) before they were read back. " +
+            return (false, false, $"count OK ({Summary.Count(read.Appended)} appended); content of {Summary.Count(read.Missing)} records NOT checked: the broker dropped them (retention) before they were read back. " +
                 "The embedded cluster keeps about 5 MB per partition: use more --partitions.");
         }
 
         if (!actual.Matches(expected))
         {
-            return (true, $"FAILED: read back {Summary.Count(actual.Count)} records (digest {actual}), but {Summary.Count(expected.Count)} were delivered (digest {expected})");
+            return (true, false, $"FAILED: read back {Summary.Count(actual.Count)} records (digest {actual}), but {Summary.Count(expected.Count)} were delivered (digest {expected})");
         }
 
-        return (false, $"OK: {Summary.Count(actual.Count)} records read back (the last ones {seconds} s after the drain), content digest {actual} matches");
+        return (false, false, $"OK: {Summary.Count(actual.Count)} records read back (the last ones {seconds} s after the drain), content digest {actual} matches");
     }
 
     private string DescribeInput(InputEnd end) => end switch
@@ -452,6 +521,7 @@ internal sealed class ProduceJob
         InputEnd.EndOfInput => "read to the end",
         InputEnd.Stopped => "stopped by a signal before the end",
         InputEnd.StrictStop => "stopped at the first malformed line (--strict)",
+        InputEnd.Failed => "stopped by an error while reading",
         _ => "stopped: the aborting pipeline refused a record",
     } + (_settings.Generate is null ? $" ({(_settings.Input == "-" ? "standard input" : _settings.Input)}, {_settings.Format.ToString().ToLowerInvariant()})" : " (generated)");
 

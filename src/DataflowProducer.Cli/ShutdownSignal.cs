@@ -10,6 +10,7 @@ internal sealed class ShutdownSignal : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private int _requests;
     private PosixSignal? _firstSignal;
+    private PosixSignal? _secondSignal;
 
     /// <summary>Canceled by the first request: stop reading input, then drain.</summary>
     public CancellationToken Stopping => _stop.Token;
@@ -19,6 +20,9 @@ internal sealed class ShutdownSignal : IDisposable
 
     /// <summary>The signal of the first request, if any.</summary>
     public PosixSignal? FirstSignal => Volatile.Read(ref _requests) > 0 ? _firstSignal : null;
+
+    /// <summary>The signal of the second request, if any.</summary>
+    public PosixSignal? SecondSignal => Volatile.Read(ref _requests) > 1 ? _secondSignal : null;
 
     /// <summary>Records a request.</summary>
     /// <param name="signal">The signal that asked (SIGINT for Ctrl+C).</param>
@@ -36,12 +40,23 @@ internal sealed class ShutdownSignal : IDisposable
 
         if (count == 2)
         {
+            _secondSignal = signal;
             _abort.Cancel();
             return true;
         }
 
         return false;
     }
+
+    /// <summary>Names a signal as the user knows it.</summary>
+    /// <param name="signal">The signal, or null when unknown.</param>
+    /// <returns>"Ctrl+C" for SIGINT, the signal's name otherwise, "signal" when unknown.</returns>
+    public static string Describe(PosixSignal? signal) => signal switch
+    {
+        PosixSignal.SIGINT => "Ctrl+C",
+        null => "signal",
+        { } other => other.ToString(),
+    };
 
     public void Dispose()
     {

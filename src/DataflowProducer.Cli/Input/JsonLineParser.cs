@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace DataflowProducer.Cli.Input;
 
@@ -17,6 +19,14 @@ internal static class JsonLineParser
     public static string? TryParse(ReadOnlySpan<byte> line, ReadOnlySpan<byte> keyField, out byte[]? key)
     {
         key = null;
+
+        // Utf8JsonReader does not check that the bytes of a string are UTF-8, and a key taken from them would be
+        // bytes no consumer can decode; JSON text is UTF-8 (RFC 8259), so anything else is a malformed line.
+        if (!Utf8.IsValid(line))
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"not valid UTF-8 at byte {FirstInvalidUtf8Byte(line) + 1}");
+        }
+
         bool wantKey = !keyField.IsEmpty;
         bool keyFound = false;
         var reader = new Utf8JsonReader(line, new JsonReaderOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });
@@ -51,6 +61,12 @@ internal static class JsonLineParser
         catch (JsonException ex)
         {
             return string.Create(CultureInfo.InvariantCulture, $"invalid JSON at byte {ex.BytePositionInLine + 1}: {FirstSentence(ex.Message)}");
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Unescaping the key, or a property name compared with the key field, met a \u escape that is a lone or
+            // misordered surrogate: valid JSON syntax, but not Unicode text, so it cannot be a key.
+            return string.Create(CultureInfo.InvariantCulture, $"a string near byte {reader.TokenStartIndex + 1} is not valid Unicode text: {ex.Message}");
         }
 
         if (wantKey && !keyFound)
@@ -92,6 +108,22 @@ internal static class JsonLineParser
         JsonTokenType.Null => "null",
         _ => token.ToString().ToLowerInvariant(),
     };
+
+    private static int FirstInvalidUtf8Byte(ReadOnlySpan<byte> line)
+    {
+        int position = 0;
+        while (position < line.Length)
+        {
+            if (Rune.DecodeFromUtf8(line[position..], out _, out int consumed) != OperationStatus.Done)
+            {
+                return position;
+            }
+
+            position += consumed;
+        }
+
+        return position;
+    }
 
     // Utf8JsonReader's messages end with " LineNumber: 0 | BytePositionInLine: n."; the byte is given separately.
     private static string FirstSentence(string message)

@@ -26,10 +26,11 @@ internal sealed class ClientProperties
             int equals = argument.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                // No '=': the whole argument may be a secret typed in the wrong place, so it is not echoed.
+                // No '=': the argument may hold a secret typed in the wrong place (-X sasl.password:hunter2), so it is
+                // echoed only when it is a bare setting name that does not look secret.
                 return equals == 0
                     ? "-X needs key=value, but the key is empty."
-                    : $"-X needs key=value, but got an argument without '=' (-X {(argument.Length <= 64 && !Secrets.IsSecretKey(argument) ? argument : "…")}).";
+                    : $"-X needs key=value, but got an argument without '=' (-X {(IsBareKey(argument) && !Secrets.IsSecretKey(argument) ? argument : "…")}).";
             }
 
             pairs.Add(new KeyValuePair<string, string>(argument[..equals].Trim(), argument[(equals + 1)..]));
@@ -37,6 +38,9 @@ internal sealed class ClientProperties
 
         return null;
     }
+
+    private static bool IsBareKey(string argument) =>
+        argument.Length is > 0 and <= 64 && argument.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     /// <summary>Builds the producer configuration: the bootstrap servers, then the <c>-X</c> settings on top.</summary>
     /// <param name="bootstrapServers">The brokers.</param>

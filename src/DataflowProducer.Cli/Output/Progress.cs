@@ -48,5 +48,11 @@ internal sealed class Progress : IAsyncDisposable
         {
             // Disposed.
         }
+#pragma warning disable CA1031 // A background loop catches everything: progress that breaks must not take the run (and its summary) with it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _reporter.Line($"warning: progress reporting stopped: {ex.GetType().Name}: {ex.Message}");
+        }
     }
 }

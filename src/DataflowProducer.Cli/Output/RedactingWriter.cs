@@ -6,17 +6,52 @@ namespace DataflowProducer.Cli.Output;
 /// underlying writer, as a last line of defense: a librdkafka error, an exception message or an echoed argument
 /// cannot print a password. Text is held until a line ends (\n or \r) or the writer is flushed, so a secret
 /// written in pieces is still found.</summary>
+/// <remarks>A secret shorter than <see cref="MinimumFreeTextLength"/> characters is masked only where it stands
+/// quoted ('ab' or "ab"), as parsers and librdkafka quote the values they echo: hunted for anywhere, it would mangle
+/// ordinary words and numbers.</remarks>
 internal sealed class RedactingWriter : TextWriter
 {
+    private const int MinimumFreeTextLength = 4;
+
     private readonly TextWriter _inner;
-    private readonly string[] _secrets;
+    private readonly List<(string Find, string Replacement)> _secrets = [];
     private readonly StringBuilder _pending = new();
     private readonly Lock _lock = new();
 
     public RedactingWriter(TextWriter inner, IEnumerable<string> secrets)
     {
         _inner = inner;
-        _secrets = [.. secrets.Where(s => s.Length > 0).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)];
+        AddSecrets(secrets);
+    }
+
+    /// <summary>Adds secrets to mask from now on (e.g. those found in a response file once it is read).</summary>
+    /// <param name="secrets">The secret values.</param>
+    public void AddSecrets(IEnumerable<string> secrets)
+    {
+        ArgumentNullException.ThrowIfNull(secrets);
+        lock (_lock)
+        {
+            foreach (string secret in secrets)
+            {
+                if (secret.Length == 0)
+                {
+                    continue;
+                }
+
+                if (secret.Length >= MinimumFreeTextLength)
+                {
+                    Add(secret, Secrets.Mask);
+                }
+                else
+                {
+                    Add($"'{secret}'", $"'{Secrets.Mask}'");
+                    Add($"\"{secret}\"", $"\"{Secrets.Mask}\"");
+                }
+            }
+
+            // Longest first, so a secret that contains another is masked whole.
+            _secrets.Sort((a, b) => b.Find.Length.CompareTo(a.Find.Length));
+        }
     }
 
     public override Encoding Encoding => _inner.Encoding;
@@ -73,6 +108,14 @@ internal sealed class RedactingWriter : TextWriter
         base.Dispose(disposing);
     }
 
+    private void Add(string find, string replacement)
+    {
+        if (!_secrets.Contains((find, replacement)))
+        {
+            _secrets.Add((find, replacement));
+        }
+    }
+
     private void FlushPending()
     {
         if (_pending.Length == 0)
@@ -80,9 +123,9 @@ internal sealed class RedactingWriter : TextWriter
             return;
         }
 
-        foreach (string secret in _secrets)
+        foreach ((string find, string replacement) in _secrets)
         {
-            _pending.Replace(secret, Secrets.Mask);
+            _pending.Replace(find, replacement);
         }
 
         _inner.Write(_pending.ToString());

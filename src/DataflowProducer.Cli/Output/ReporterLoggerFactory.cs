@@ -34,10 +34,11 @@ internal sealed class ReporterLoggerFactory(Reporter reporter) : ILoggerFactory
                 return;
             }
 
-            string text = formatter(state, exception);
+            string text = formatter(state, exception).TrimEnd();
             if (exception is not null)
             {
-                text += " " + exception.Message;
+                // The library's messages do not all end with a full stop; the exception's is a sentence of its own.
+                text += (text.Length == 0 || text[^1] is '.' or ':' or '!' or '?' ? " " : ". ") + exception.Message;
             }
 
             reporter.Line($"{(logLevel >= LogLevel.Error ? "error" : "warning")}: {text}");

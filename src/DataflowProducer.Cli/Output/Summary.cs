@@ -19,6 +19,9 @@ namespace DataflowProducer.Cli.Output;
 /// <param name="Elapsed">From the start of the pipeline to the end of its drain (verification excluded).</param>
 internal sealed record Summary(long Accepted, long Delivered, long Failed, long Abandoned, long Batches, TimeSpan Elapsed)
 {
+    /// <summary>The summary of a run that produced nothing.</summary>
+    public static Summary Nothing { get; } = new(0, 0, 0, 0, 0, TimeSpan.Zero);
+
     /// <summary>The machine-readable line for standard output.</summary>
     /// <returns><c>SUMMARY accepted=… delivered=… failed=… abandoned=… batches=… seconds=…</c>.</returns>
     public string ToLine() => string.Create(

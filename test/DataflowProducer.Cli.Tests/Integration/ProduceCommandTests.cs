@@ -127,6 +127,67 @@ public class ProduceCommandTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task Produce_JsonlLinesThatCannotBeKeys_ReportedByLineNumberCountedFailedRestDelivered(CancellationToken ct)
+    {
+        byte[] input =
+        [
+            .. "{\"id\":\"a\"}\n"u8,
+            .. "{\"id\":\"\\ud800\"}\n"u8,
+            .. "{\"id\":\"b\"}\n"u8,
+            .. "{\"id\":\""u8, 0xFF, .. "\"}\n"u8,
+            .. "{\"id\":\"c\",\"v\":"u8, .. Encoding.UTF8.GetBytes(new string('[', 1000)), .. "\n"u8,
+            .. "{\"id\":\"d\"}\n"u8,
+        ];
+
+        CliRun run = await CliRun.RunAsync(Args("--input", "-", "--format", "jsonl", "--key-field", "id"), input).WaitAsync(ct);
+
+        var read = TopicReader.ReadAll(_cluster.BootstrapServers, _topic, ReadTimeout);
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(3), run.Error);
+            Assert.That(run.Error, Does.Contain("line 2: malformed").And.Contain("not valid Unicode"));
+            Assert.That(run.Error, Does.Contain("line 4: malformed").And.Contain("UTF-8"));
+            Assert.That(run.Error, Does.Contain("line 5: malformed").And.Contain("depth"));
+            Assert.That(run.Summary["accepted"], Is.EqualTo("6"));
+            Assert.That(run.Summary["delivered"], Is.EqualTo("3"));
+            Assert.That(run.Summary["failed"], Is.EqualTo("3"));
+            Assert.That(read.Select(Key), Is.EquivalentTo(new[] { "a", "b", "d" }));
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Produce_StrictWithJsonlKeyThatIsALoneSurrogate_StopsThereAndDeliversWhatCameBefore(CancellationToken ct)
+    {
+        byte[] input = CliRun.Utf8("{\"id\":\"a\"}\n{\"id\":\"\\ud800\"}\n{\"id\":\"b\"}\n");
+
+        CliRun run = await CliRun.RunAsync(Args("--input", "-", "--format", "jsonl", "--key-field", "id", "--strict"), input).WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(3), run.Error);
+            Assert.That(run.Error, Does.Contain("line 2: malformed"));
+            Assert.That(run.Summary["accepted"], Is.EqualTo("2"));
+            Assert.That(run.Summary["delivered"], Is.EqualTo("1"));
+            Assert.That(run.Summary["failed"], Is.EqualTo("1"));
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Produce_InputFailsAfterTwoLines_WhatWasReadIsDeliveredSummaryPrintedExitCode1(CancellationToken ct)
+    {
+        CliRun run = await CliRun.RunAsync(Args("--input", "-"), () => new FailingInput(CliRun.Utf8("one\ntwo\n"), "the disk went away")).WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(1), run.Error);
+            Assert.That(run.Error, Does.Contain("the disk went away"));
+            Assert.That(run.Summary["accepted"], Is.EqualTo("2"));
+            Assert.That(run.Summary["delivered"], Is.EqualTo("2"));
+            Assert.That(TopicReader.CountMessages(_cluster.BootstrapServers, _topic), Is.EqualTo(2));
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Produce_StrictWithMalformedCsvLine_StopsThereAndDeliversWhatCameBefore(CancellationToken ct)
     {
         string file = WriteFile("in.csv", "id,v\n1,a\n2,\"broken\n3,c\n");
