@@ -4,7 +4,9 @@ namespace DataflowProducer;
 /// every abandoned item once.</summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>Callbacks run on the pipeline's own threads, one at a time and in acknowledgement order. They should
-/// return quickly; an exception thrown by a callback is logged and does not stop the pipeline.</remarks>
+/// return quickly: every hand-back happens before <see cref="System.Threading.Tasks.Dataflow.IDataflowBlock.Completion"/>
+/// finishes, so a callback that never returns holds it. An exception thrown by a callback is logged and does not stop
+/// the pipeline; a callback may call <c>Complete()</c> or <c>Fault()</c> on the block.</remarks>
 public sealed class BatchProducerCallbacks<T>
 {
     /// <summary>Gets or sets the callback for an item the sink reported failed, with the error.</summary>

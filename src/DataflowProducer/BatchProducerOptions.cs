@@ -25,7 +25,8 @@ public sealed class BatchProducerOptions
     public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets the largest number of items in one batch.</summary>
-    /// <value>At least 1. The default is <see cref="DefaultBatchSize"/> (1000).</value>
+    /// <value>At least 1, and no more than <see cref="BoundedCapacity"/> when that is bounded: a batch must fit in what
+    /// the block may hold, so a larger batch needs a larger capacity too. The default is <see cref="DefaultBatchSize"/> (1000).</value>
     public int BatchSize { get; set; } = DefaultBatchSize;
 
     /// <summary>Gets or sets the longest time the oldest item of the open batch waits before the batch is sent

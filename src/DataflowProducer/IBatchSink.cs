@@ -13,8 +13,13 @@ namespace DataflowProducer;
 /// </para>
 /// <para>
 /// The block calls <see cref="AcceptAsync"/> for one batch at a time, in order, and calls <see cref="FlushAsync"/>
-/// once at the end. A sink reports a failed item in the acknowledgement's <see cref="BatchResult"/>; it throws from
+/// once per pipeline. A sink reports a failed item in the acknowledgement's <see cref="BatchResult"/>; it throws from
 /// <see cref="AcceptAsync"/> only when the whole sink is broken, which stops the pipeline.
+/// </para>
+/// <para>
+/// The block does not trust a sink to return: a sink call that blocks its thread or ignores cancellation cannot hold
+/// the block's <see cref="System.Threading.Tasks.Dataflow.IDataflowBlock.Completion"/> past the drain timeout; the
+/// batch it holds is abandoned.
 /// </para>
 /// </remarks>
 public interface IBatchSink<T>
@@ -27,9 +32,11 @@ public interface IBatchSink<T>
     ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<T> batch, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Waits, at most <paramref name="timeout"/>, until everything handed over has an outcome; called once, after the
-    /// last batch. When it returns the sink should have completed every acknowledgement, marking items whose outcome
-    /// is still unknown as abandoned (<see cref="BatchResult.Abandoned"/>).
+    /// Waits, at most <paramref name="timeout"/>, until everything handed over has an outcome. Called once per
+    /// pipeline, on a thread-pool thread: after the last batch, with what is left of the drain timeout; or, when the
+    /// pipeline is aborted before that, with <see cref="TimeSpan.Zero"/>, so the sink reports what it already knows.
+    /// When it returns the sink should have completed every acknowledgement, marking items whose outcome is still
+    /// unknown as abandoned (<see cref="BatchResult.Abandoned"/>).
     /// </summary>
     /// <param name="timeout">The time left for the flush; may be <see cref="TimeSpan.Zero"/>.</param>
     /// <param name="cancellationToken">Canceled when the pipeline is aborted.</param>

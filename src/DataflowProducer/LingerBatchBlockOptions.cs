@@ -15,7 +15,8 @@ public sealed class LingerBatchBlockOptions
     public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Gets or sets the largest number of items in one batch.</summary>
-    /// <value>At least 1. The default is <see cref="DefaultBatchSize"/> (1000).</value>
+    /// <value>At least 1, and no more than <see cref="BoundedCapacity"/> when that is bounded: a batch must fit in what
+    /// the block may hold, so a larger batch needs a larger capacity too. The default is <see cref="DefaultBatchSize"/> (1000).</value>
     /// <remarks>A batch is emitted, in the same call that adds its last item, as soon as it holds this many items.
     /// With a batch size of 1 every item is its own batch and no timer is ever used.</remarks>
     public int BatchSize { get; set; } = DefaultBatchSize;
