@@ -4,6 +4,7 @@ using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Internal;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Testing;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 
@@ -160,8 +161,45 @@ public class HostilePluginTests
             if (loggers is not null)
             {
                 Assert.That(loggers.Throws, Is.GreaterThan(0), "the logger was never hostile: the case proves nothing");
+                Assert.That(completion?.InnerException, Is.Not.InstanceOf<AggregateException>(), "a logger's exception reached the pipeline");
             }
 
+            Assert.That(Unobserved(), Is.Empty, "unobserved task exceptions");
+        });
+    }
+
+    [TestCase(LoggerHostility.AlwaysThrows, null)]
+    [TestCase(LoggerHostility.ThrowsInOneEvent, "ClientLog")]
+    [Category("Integration")]
+    [CancelAfter(60_000)]
+    public async Task Create_LoggerThatThrowsOnTheClientsOwnThreads_EveryRecordDelivered(LoggerHostility hostility, string? eventName, CancellationToken ct)
+    {
+        // librdkafka's log handler runs on the client's threads (its debug log is on here): a logger that throws
+        // there must not crash the process or lose a record.
+        using var cluster = MockKafkaCluster.Start(3);
+        string topic = $"hostile-{Guid.NewGuid():N}";
+        cluster.CreateTopic(topic, partitions: 2);
+        var loggers = new HostileLoggerFactory(hostility, eventName);
+        var block = KafkaProducerBlock.Create(
+            new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5, Debug = "broker,msg" },
+            new KafkaSinkOptions<string, string> { DefaultTopic = topic },
+            new BatchProducerOptions { BatchSize = 10, Linger = TimeSpan.FromMilliseconds(10), DrainTimeout = TimeSpan.FromSeconds(30) },
+            _outcomes.Callbacks,
+            loggers);
+
+        foreach (var record in Records.Create(Count, topic: null))
+        {
+            Assert.That(await block.SendAsync(record, ct), Is.True);
+        }
+
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(Count, block.GetStatistics().Batches, Count, 0, 0, 0)));
+            Assert.That(TopicReader.CountMessages(cluster.BootstrapServers, topic), Is.EqualTo(Count));
+            Assert.That(loggers.Throws, Is.GreaterThan(0), "the logger was never hostile: the test proves nothing");
             Assert.That(Unobserved(), Is.Empty, "unobserved task exceptions");
         });
     }
