@@ -148,7 +148,12 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
     public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<KafkaRecord<TKey, TValue>> batch, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        ThrowIfBroken();
+        if (Volatile.Read(ref _broken) is { } broken)
+        {
+            // Fail fast after a fatal client error: the pipeline aborts and hands back what it never sent.
+            return ValueTask.FromException<Task<BatchResult>>(broken);
+        }
+
         var tracker = new BatchTracker(batch.Length);
         _outstanding.TryAdd(tracker, 0);
         _ = tracker.Acknowledgement.ContinueWith(
@@ -194,9 +199,9 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
                 TaskScheduler.Default);
             try
             {
-                left = timeout == Timeout.InfiniteTimeSpan
-                    ? await flush.WaitAsync(cancellationToken).ConfigureAwait(false)
-                    : await flush.WaitAsync(timeout + FlushGrace, _timeProvider, cancellationToken).ConfigureAwait(false);
+                left = FlushBound(timeout) is { } bound
+                    ? await flush.WaitAsync(bound, _timeProvider, cancellationToken).ConfigureAwait(false)
+                    : await flush.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (!flush.IsCompleted)
             {
@@ -292,6 +297,18 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
         }
 
         return Version.TryParse(fallback, out Version? version) && version < new Version(0, 11);
+    }
+
+    // How long to wait for the client's flush: its timeout plus a grace period, or no limit (an infinite timeout, or
+    // one too long for a timer, which only the token ends).
+    private static TimeSpan? FlushBound(TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= uint.MaxValue - 1 - FlushGrace.TotalMilliseconds)
+        {
+            return null;
+        }
+
+        return timeout + FlushGrace;
     }
 
     private static SyncSerializerAdapter<T> AsAsync<T>(ISerializer<T> serializer) => new SyncSerializerAdapter<T>(serializer);
@@ -580,9 +597,14 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
         {
             // A serializer that threw (wrapped by the client as Local_KeySerialization/Local_ValueSerialization), a
             // message over message.max.bytes: this message fails, the batch goes on. A fatal error stops the rest.
-            if (ex.Error.IsFatal || ex.Error.Code == ErrorCode.Local_Fatal)
+            if (ex.Error.IsFatal)
             {
                 MarkFatal(ex.Error);
+            }
+            else if (ex.Error.Code == ErrorCode.Local_Fatal)
+            {
+                // The client refuses messages with Local_Fatal once it has failed fatally, without the fatal flag.
+                MarkFatal(new Error(ErrorCode.Local_Fatal, ex.Error.Reason, isFatal: true));
             }
 
             tracker.Failed(index, ex as ProduceException<TKey, TValue> ?? Failure(ex.Error, record, topic, ex.InnerException ?? ex));

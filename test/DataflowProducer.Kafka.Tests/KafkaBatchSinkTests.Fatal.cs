@@ -61,7 +61,8 @@ public partial class KafkaBatchSinkTests
         BatchProducerStatistics s = block.GetStatistics();
         Assert.Multiple(() =>
         {
-            Assert.That(completion?.InnerException, Is.TypeOf<KafkaException>().With.Property(nameof(KafkaException.Error)).Property(nameof(Error.IsFatal)).True);
+            Assert.That(completion?.InnerException, Is.TypeOf<KafkaException>());
+            Assert.That((completion?.InnerException as KafkaException)?.Error.IsFatal, Is.True);
             Assert.That(s, Is.EqualTo(new BatchProducerStatistics(5, s.Batches, 2, 2, 1, 0)));
         });
     }
@@ -74,11 +75,33 @@ public partial class KafkaBatchSinkTests
         sut.OnClientError(new Error(ErrorCode.Local_MsgTimedOut, "not fatal"));
         BatchResult ok = await (await sut.AcceptAsync(Records.Create(1), ct)).WaitAsync(ct);
         sut.OnClientError(Fatal);
+        Exception? refused = await Records.ExceptionOf(sut.AcceptAsync(Records.Create(1), ct).AsTask());
 
         Assert.Multiple(() =>
         {
             Assert.That(ok.Failed, Is.Empty);
-            Assert.That(async () => await sut.AcceptAsync(Records.Create(1), ct), Throws.TypeOf<KafkaException>().With.Property(nameof(KafkaException.Error)).EqualTo(Fatal));
+            Assert.That(refused, Is.TypeOf<KafkaException>());
+            Assert.That((refused as KafkaException)?.Error, Is.SameAs(Fatal));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task AcceptAsync_ProduceRefusedWithLocalFatal_RestAbandonedAndNextAcceptThrowsFatalKafkaException(CancellationToken ct)
+    {
+        // Once failed fatally, the client refuses messages with Local_Fatal, an error without the fatal flag.
+        _stub.React = (_, m) => m.Value == "v1" ? Reaction.Refuse(ProducerStub.ProduceError(ErrorCode.Local_Fatal, m)) : Reaction.Deliver;
+        var sut = CreateSut();
+
+        BatchResult result = await (await sut.AcceptAsync(Records.Create(4), ct)).WaitAsync(ct);
+        Exception? refused = await Records.ExceptionOf(sut.AcceptAsync(Records.Create(1), ct).AsTask());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Failed.Select(f => f.Index), Is.EqualTo(new[] { 1 }));
+            Assert.That(result.Abandoned, Is.EqualTo(new[] { 2, 3 }), "not handed over after the fatal error");
+            Assert.That(_stub.ProducedValues, Is.EqualTo(new[] { "v0" }));
+            Assert.That(refused, Is.TypeOf<KafkaException>());
+            Assert.That((refused as KafkaException)?.Error.IsFatal, Is.True, "the CLI tells a fatal error by Error.IsFatal");
         });
     }
 
