@@ -40,6 +40,12 @@ namespace DataflowProducer.Kafka;
 /// </remarks>
 public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, TValue>>, IAsyncDisposable, IDisposable
 {
+    // An unknown property name that makes the client reject a configuration before it starts anything.
+    private const string ProbeSentinel = "dataflowproducer.probe.sentinel";
+
+    // A client whose Flush does not return within its timeout is not waited for longer than this on top of it.
+    private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(1);
+
     private readonly IProducer<TKey, TValue>? _producer;
     private readonly IProducer<byte[]?, byte[]?>? _bytesProducer;
     private readonly IAsyncSerializer<TKey>? _keySerializer;
@@ -52,13 +58,9 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
     private readonly ConcurrentDictionary<BatchTracker, byte> _outstanding = new();
     private int _disposed;
     private string? _checkedTopic;
+
+    // Set once, by the first fatal client error (or a Produce that breaks); read before each message and batch.
     private Exception? _broken;
-
-    // A client whose Flush does not return within its timeout is not waited for longer than this on top of it.
-    private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(1);
-
-    // An unknown property name that makes the client reject a configuration before it starts anything.
-    private const string ProbeSentinel = "dataflowproducer.probe.sentinel";
 
     /// <summary>Initializes a sink over an existing producer, which it does not own.</summary>
     /// <param name="producer">The producer; its serializers must be synchronous.</param>
