@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
+using DataflowProducer.Diagnostics;
 using DataflowProducer.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DataflowProducer.Hosting;
 
@@ -22,7 +22,8 @@ internal sealed class KafkaProducerBlockHost<TKey, TValue> : IHostedLifecycleSer
     public KafkaProducerBlockHost(string name, KafkaProducerBlockOptions options, BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks, ILoggerFactory? loggerFactory, TimeProvider timeProvider, IMeterFactory? meterFactory)
     {
         _name = name;
-        _logger = loggerFactory?.CreateLogger<KafkaProducerBlockHost<TKey, TValue>>() ?? NullLogger<KafkaProducerBlockHost<TKey, TValue>>.Instance;
+        // The host's logger is user code like any other: one that throws must not stop the drain at shutdown.
+        _logger = GuardedLogger.Create(loggerFactory, "DataflowProducer.Hosting.KafkaProducerBlockHost");
         _block = new Lazy<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(
             () => KafkaProducerBlock.Create(options.ToProducerConfig(), options.ToSinkOptions<TKey, TValue>(), options.ToBatchProducerOptions(timeProvider, name, meterFactory), callbacks, loggerFactory),
             LazyThreadSafetyMode.ExecutionAndPublication);

@@ -27,7 +27,6 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
 
     /// <summary>Gets or sets the largest number of records in one batch.</summary>
     /// <value>At least 1. The default is <see cref="BatchProducerOptions.DefaultBatchSize"/> (1000).</value>
-    [Range(1, int.MaxValue)]
     public int BatchSize { get; set; } = BatchProducerOptions.DefaultBatchSize;
 
     /// <summary>Gets or sets the maximum age of the oldest record of the open batch.</summary>
@@ -40,7 +39,6 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
 
     /// <summary>Gets or sets how many batches may be awaiting acknowledgement at once.</summary>
     /// <value>At least 1. The default is 8.</value>
-    [Range(1, int.MaxValue)]
     public int MaxInFlightBatches { get; set; } = BatchProducerOptions.DefaultMaxInFlightBatches;
 
     /// <summary>Gets or sets how long the drain may take on shutdown, on top of which the host's own shutdown timeout
@@ -66,28 +64,75 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     {
         if (!Producer.TryGetValue("bootstrap.servers", out string? servers) || string.IsNullOrWhiteSpace(servers))
         {
-            yield return new ValidationResult("Producer must set bootstrap.servers.", [nameof(Producer)]);
+            yield return new ValidationResult("Producer must set bootstrap.servers.");
         }
 
         if (DefaultTopic is { Length: 0 })
         {
-            yield return new ValidationResult("DefaultTopic must be null or a topic name, but was an empty string.", [nameof(DefaultTopic)]);
+            yield return new ValidationResult("DefaultTopic must be null or a topic name, but was an empty string.");
         }
 
-        string? error = null;
-        try
+        foreach (string error in PipelineErrors())
         {
-            BatchProducerBlock<object>.ValidateOptions(ToBatchProducerOptions(TimeProvider.System));
+            yield return new ValidationResult(error);
         }
-        catch (ArgumentException ex)
+    }
+
+    // The pipeline's own rules (one place, the core's), every broken one reported once, as one line: the core throws
+    // at the first, so each offending setting is set back to a valid value and the rest checked again.
+    private List<string> PipelineErrors()
+    {
+        var errors = new List<string>();
+        BatchProducerOptions candidate = ToBatchProducerOptions(TimeProvider.System);
+        for (int attempt = 0; attempt < 8; attempt++)
         {
-            // The core's message names the setting and its value; drop the parameter-name suffix for readability.
-            error = ex is ArgumentOutOfRangeException range ? range.Message.Split(Environment.NewLine)[0] : ex.Message;
+            try
+            {
+                BatchProducerBlock<object>.ValidateOptions(candidate);
+                break;
+            }
+            catch (ArgumentException ex)
+            {
+                // "BatchProducerOptions.BatchSize must be ... (Parameter 'options')\nActual value was 0."
+                string line = ex.Message.Split('\n')[0].TrimEnd('\r');
+                line = line.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal);
+                const string Prefix = nameof(BatchProducerOptions) + ".";
+                line = line.StartsWith(Prefix, StringComparison.Ordinal) ? line[Prefix.Length..] : line;
+                errors.Add(line);
+                if (!SetValid(candidate, line[..Math.Max(0, line.IndexOf(' ', StringComparison.Ordinal))]))
+                {
+                    break;
+                }
+            }
         }
 
-        if (error is not null)
+        return errors;
+    }
+
+    private static bool SetValid(BatchProducerOptions options, string setting)
+    {
+        switch (setting)
         {
-            yield return new ValidationResult(error.Replace("BatchProducerOptions.", string.Empty, StringComparison.Ordinal));
+            case nameof(BatchProducerOptions.BatchSize):
+                options.BatchSize = 1;
+                return true;
+            case nameof(BatchProducerOptions.Linger):
+                options.Linger = BatchProducerOptions.DefaultLinger;
+                return true;
+            case nameof(BatchProducerOptions.BoundedCapacity):
+                options.BoundedCapacity = System.Threading.Tasks.Dataflow.DataflowBlockOptions.Unbounded;
+                return true;
+            case nameof(BatchProducerOptions.MaxInFlightBatches):
+                options.MaxInFlightBatches = BatchProducerOptions.DefaultMaxInFlightBatches;
+                return true;
+            case nameof(BatchProducerOptions.DrainTimeout):
+                options.DrainTimeout = BatchProducerOptions.DefaultDrainTimeout;
+                return true;
+            case nameof(BatchProducerOptions.FailurePolicy):
+                options.FailurePolicy = FailurePolicy.ReportAndContinue;
+                return true;
+            default:
+                return false;
         }
     }
 

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using System.Text.RegularExpressions;
 using Confluent.Kafka;
+using GuardedLogger = DataflowProducer.Diagnostics.GuardedLogger;
 using DataflowProducer.Kafka.Diagnostics;
 using DataflowProducer.Kafka.Internal;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DataflowProducer.Kafka;
 
@@ -19,7 +21,16 @@ namespace DataflowProducer.Kafka;
 /// Every message gets exactly one outcome: delivered; failed with its error (a serializer that throws, a message
 /// too large, no topic, a delivery error); or, after <see cref="FlushAsync"/> gave up waiting, abandoned. A client
 /// queue that is full (<c>Local_QueueFull</c>) is never a failure: the sink waits for a delivery report to free room,
-/// then retries the same message, keeping order.
+/// then retries the same message, keeping order. A null record, or any single record the client or a serializer
+/// refuses, fails alone; a serializer's cancellation (an HTTP timeout inside a Schema Registry call) is that record's
+/// failure too.
+/// </para>
+/// <para>
+/// A fatal client error (<see cref="Error.IsFatal"/>, from the error handler or a delivery report; for example a fatal
+/// idempotent-producer error) fails fast: the messages whose reports carry it fail with it, nothing more is handed to
+/// the client, and the next <see cref="AcceptAsync"/> (or the flush, if no batch follows) throws a
+/// <see cref="KafkaException"/> with that error, so the pipeline stops and hands back what it never sent. A client
+/// whose <c>Produce</c> throws something other than a Kafka or argument error is treated the same way.
 /// </para>
 /// <para>
 /// Built from a <see cref="ProducerConfig"/>, the sink owns its producer (disposing the sink disposes it) and turns
@@ -27,8 +38,14 @@ namespace DataflowProducer.Kafka;
 /// existing <see cref="IProducer{TKey, TValue}"/>, it never disposes it.
 /// </para>
 /// </remarks>
-public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, TValue>>, IAsyncDisposable, IDisposable
+public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, TValue>>, IAsyncDisposable, IDisposable
 {
+    // An unknown property name that makes the client reject a configuration before it starts anything.
+    private const string ProbeSentinel = "dataflowproducer.probe.sentinel";
+
+    // A client whose Flush does not return within its timeout is not waited for longer than this on top of it.
+    private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(1);
+
     private readonly IProducer<TKey, TValue>? _producer;
     private readonly IProducer<byte[]?, byte[]?>? _bytesProducer;
     private readonly IAsyncSerializer<TKey>? _keySerializer;
@@ -42,6 +59,9 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
     private int _disposed;
     private string? _checkedTopic;
 
+    // Set once, by the first fatal client error (or a Produce that breaks); read before each message and batch.
+    private Exception? _broken;
+
     /// <summary>Initializes a sink over an existing producer, which it does not own.</summary>
     /// <param name="producer">The producer; its serializers must be synchronous.</param>
     /// <param name="options">The options; copied. Serializer options are ignored: the producer has its own.</param>
@@ -54,7 +74,18 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         ArgumentNullException.ThrowIfNull(producer);
         _options = Validate(options);
         _producer = producer;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = GuardedLogger.Wrap(logger);
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    // Internal for tests: the serializing path (async serializers, a bytes producer) over a producer the sink does not own.
+    internal KafkaBatchSink(IProducer<byte[]?, byte[]?> producer, IAsyncSerializer<TKey> keySerializer, IAsyncSerializer<TValue> valueSerializer, KafkaSinkOptions<TKey, TValue>? options = null, ILogger? logger = null, TimeProvider? timeProvider = null)
+    {
+        _options = Validate(options);
+        _bytesProducer = producer;
+        _keySerializer = keySerializer;
+        _valueSerializer = valueSerializer;
+        _logger = GuardedLogger.Wrap(logger);
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
@@ -70,43 +101,43 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
     {
         ArgumentNullException.ThrowIfNull(config);
         _options = Validate(options);
-        _logger = logger ?? NullLogger.Instance;
+        _logger = GuardedLogger.Wrap(logger);
         _timeProvider = TimeProvider.System;
         _ownsProducer = true;
 
         ProducerConfig effective = WithDefaults(config);
+        if (_options.AsyncKeySerializer is not null || _options.AsyncValueSerializer is not null)
+        {
+            _keySerializer = _options.AsyncKeySerializer ?? AsAsync(_options.KeySerializer ?? DefaultSerializers.For<TKey>("key"));
+            _valueSerializer = _options.AsyncValueSerializer ?? AsAsync(_options.ValueSerializer ?? DefaultSerializers.For<TValue>("value"));
+            _bytesProducer = Build(Configure(new ProducerBuilder<byte[]?, byte[]?>(effective)), effective);
+        }
+        else
+        {
+            var builder = Configure(new ProducerBuilder<TKey, TValue>(effective));
+            if (_options.KeySerializer is not null)
+            {
+                builder.SetKeySerializer(_options.KeySerializer);
+            }
+
+            if (_options.ValueSerializer is not null)
+            {
+                builder.SetValueSerializer(_options.ValueSerializer);
+            }
+
+            _producer = Build(builder, effective);
+        }
+
         try
         {
-            if (_options.AsyncKeySerializer is not null || _options.AsyncValueSerializer is not null)
-            {
-                _keySerializer = _options.AsyncKeySerializer ?? AsAsync(_options.KeySerializer ?? DefaultSerializers.For<TKey>("key"));
-                _valueSerializer = _options.AsyncValueSerializer ?? AsAsync(_options.ValueSerializer ?? DefaultSerializers.For<TValue>("value"));
-                _bytesProducer = Configure(new ProducerBuilder<byte[]?, byte[]?>(effective)).Build();
-            }
-            else
-            {
-                var builder = Configure(new ProducerBuilder<TKey, TValue>(effective));
-                if (_options.KeySerializer is not null)
-                {
-                    builder.SetKeySerializer(_options.KeySerializer);
-                }
-
-                if (_options.ValueSerializer is not null)
-                {
-                    builder.SetValueSerializer(_options.ValueSerializer);
-                }
-
-                _producer = builder.Build();
-            }
+            Log.ProducerCreated(_logger, effective.BootstrapServers, effective.EnableIdempotence);
         }
-        catch (InvalidOperationException ex)
+        catch
         {
-            // Confluent reports an unknown property as InvalidOperationException (a bad value is already an
-            // ArgumentException); both are bad configuration, so both surface as ArgumentException.
-            throw new ArgumentException($"The producer configuration was rejected: {ex.Message}", nameof(config), ex);
+            // The producer runs threads and holds connections: nothing that fails after it exists may leak it.
+            DisposeProducer();
+            throw;
         }
-
-        Log.ProducerCreated(_logger, effective.BootstrapServers, effective.EnableIdempotence);
     }
 
     // Internal for tests: the client the sink produces through (its own, or the one it was given).
@@ -119,6 +150,12 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
     public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<KafkaRecord<TKey, TValue>> batch, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Volatile.Read(ref _broken) is { } broken)
+        {
+            // Fail fast after a fatal client error: the pipeline aborts and hands back what it never sent.
+            return ValueTask.FromException<Task<BatchResult>>(broken);
+        }
+
         var tracker = new BatchTracker(batch.Length);
         _outstanding.TryAdd(tracker, 0);
         _ = tracker.Acknowledgement.ContinueWith(
@@ -138,15 +175,17 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
     }
 
     /// <inheritdoc />
-    /// <remarks>Runs the client's blocking <c>Flush</c> on a dedicated thread, so the thread pool is never blocked.
-    /// Messages whose outcome is still unknown afterwards are reported abandoned in their batch's result.</remarks>
+    /// <remarks>Runs the client's blocking <c>Flush</c> on a dedicated thread, so the thread pool is never blocked, and
+    /// waits for it at most a second past <paramref name="timeout"/> (a client whose flush hangs is left behind).
+    /// Messages whose outcome is still unknown afterwards are reported abandoned in their batch's result. After a fatal
+    /// client error it then throws a <see cref="KafkaException"/> carrying that error.</remarks>
     public async Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         Log.FlushStarted(_logger, timeout);
         int left = 0;
         try
         {
-            left = await Task.Factory.StartNew(
+            Task<int> flush = Task.Factory.StartNew(
                 () =>
                 {
                     if (timeout == Timeout.InfiniteTimeSpan)
@@ -159,7 +198,23 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
                 },
                 CancellationToken.None,
                 TaskCreationOptions.LongRunning,
-                TaskScheduler.Default).ConfigureAwait(false);
+                TaskScheduler.Default);
+            try
+            {
+                left = FlushBound(timeout) is { } bound
+                    ? await flush.WaitAsync(bound, _timeProvider, cancellationToken).ConfigureAwait(false)
+                    : await flush.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!flush.IsCompleted)
+            {
+                Observe(flush);
+                if (ex is not TimeoutException)
+                {
+                    throw;
+                }
+
+                Log.FlushDidNotReturn(_logger, timeout + FlushGrace);
+            }
         }
         finally
         {
@@ -173,6 +228,8 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         {
             Log.FlushLeftMessages(_logger, left);
         }
+
+        ThrowIfBroken();
     }
 
     /// <summary>Disposes the producer if the sink built it. Does not flush: the pipeline flushes before.</summary>
@@ -244,11 +301,103 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         return Version.TryParse(fallback, out Version? version) && version < new Version(0, 11);
     }
 
+    // How long to wait for the client's flush: its timeout plus a grace period, or no limit (an infinite timeout, or
+    // one too long for a timer, which only the token ends).
+    private static TimeSpan? FlushBound(TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= uint.MaxValue - 1 - FlushGrace.TotalMilliseconds)
+        {
+            return null;
+        }
+
+        return timeout + FlushGrace;
+    }
+
     private static SyncSerializerAdapter<T> AsAsync<T>(ISerializer<T> serializer) => new SyncSerializerAdapter<T>(serializer);
+
+    // Confluent rejects an unknown property with InvalidOperationException and a bad value with ArgumentException,
+    // before it starts anything; both are bad configuration, so both surface as ArgumentException naming the key.
+    private static IProducer<TK, TV> Build<TK, TV>(ProducerBuilder<TK, TV> builder, ProducerConfig config)
+    {
+        try
+        {
+            return builder.Build();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            throw ConfigurationRejected(config, ex);
+        }
+    }
+
+    // The client names a setting by its own canonical name (request.required.acks for acks), so the message alone may
+    // name a key the user never wrote. Each key is tried alone, followed by an unknown sentinel property: the client
+    // stops at the first property it rejects, before it creates anything, so a probe never starts a client, and the
+    // key whose probe fails on the key itself is the one to name. Values are never put in the message.
+    private static ArgumentException ConfigurationRejected(ProducerConfig config, Exception error)
+    {
+        foreach (KeyValuePair<string, string> setting in config)
+        {
+            string? reason = null;
+            try
+            {
+                using IProducer<Null, Null> probe = new ProducerBuilder<Null, Null>([setting, new(ProbeSentinel, string.Empty)]).Build();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or KafkaException)
+            {
+                if (!ex.Message.Contains(ProbeSentinel, StringComparison.Ordinal))
+                {
+                    reason = ex.Message;
+                }
+            }
+
+            if (reason is not null)
+            {
+                string named = PropertyNamePattern().Replace(reason, $"property$1\"{setting.Key}\"", 1);
+                return new ArgumentException($"The producer configuration's setting '{setting.Key}' was rejected: {named}", nameof(config), error);
+            }
+        }
+
+        return new ArgumentException($"The producer configuration was rejected: {error.Message}", nameof(config), error);
+    }
+
+    [GeneratedRegex("property(:? )\"[^\"]*\"", RegexOptions.CultureInvariant)]
+    private static partial Regex PropertyNamePattern();
+
+    private static void Observe(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    private void ThrowIfBroken()
+    {
+        if (Volatile.Read(ref _broken) is { } broken)
+        {
+            ExceptionDispatchInfo.Throw(broken);
+        }
+    }
+
+    // The first fatal error wins; later batches are refused with it.
+    private void MarkFatal(Error error) => MarkBroken(new KafkaException(error));
+
+    private void MarkBroken(Exception error)
+    {
+        if (Interlocked.CompareExchange(ref _broken, error, null) is null)
+        {
+            Log.ClientBroken(_logger, error);
+        }
+    }
+
+    // Internal for tests: what the client's error handler does.
+    internal void OnClientError(Error error)
+    {
+        Log.ClientError(_logger, error.Code, error.IsFatal, error.Reason);
+        if (error.IsFatal)
+        {
+            MarkFatal(error);
+        }
+    }
 
     private ProducerBuilder<TK, TV> Configure<TK, TV>(ProducerBuilder<TK, TV> builder) =>
         builder
-            .SetErrorHandler((_, error) => Log.ClientError(_logger, error.Code, error.IsFatal, error.Reason))
+            .SetErrorHandler((_, error) => OnClientError(error))
             .SetLogHandler((_, message) => Log.ClientLog(_logger, message.Facility, message.Message));
 
     private int FlushProducer(TimeSpan timeout) => _producer?.Flush(timeout) ?? _bytesProducer!.Flush(timeout);
@@ -276,28 +425,79 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         var serialized = new Message<byte[]?, byte[]?>?[batch.Length];
         for (int i = 0; i < batch.Length; i++)
         {
-            KafkaRecord<TKey, TValue> record = batch.Span[i];
-            string? topic = record.Topic ?? _options.DefaultTopic;
-            if (topic is null)
+            KafkaRecord<TKey, TValue>? record = batch.Span[i];
+            string? topic = record?.Topic ?? _options.DefaultTopic;
+            if (record is null || topic is null)
             {
+                // TryProduce fails it with the reason.
                 continue;
             }
 
             var headers = record.Headers;
             try
             {
-                byte[]? key = await _keySerializer!.SerializeAsync(record.Key, new SerializationContext(MessageComponentType.Key, topic, headers)).ConfigureAwait(false);
-                byte[]? value = await _valueSerializer!.SerializeAsync(record.Value, new SerializationContext(MessageComponentType.Value, topic, headers)).ConfigureAwait(false);
+                (byte[]? key, Exception? keyError) = await SerializeAsync(_keySerializer!, record.Key, new SerializationContext(MessageComponentType.Key, topic, headers), cancellationToken).ConfigureAwait(false);
+                if (keyError is not null)
+                {
+                    tracker.Failed(i, SerializationFailed(ErrorCode.Local_KeySerialization, "Key", record, topic, keyError));
+                    continue;
+                }
+
+                (byte[]? value, Exception? valueError) = await SerializeAsync(_valueSerializer!, record.Value, new SerializationContext(MessageComponentType.Value, topic, headers), cancellationToken).ConfigureAwait(false);
+                if (valueError is not null)
+                {
+                    tracker.Failed(i, SerializationFailed(ErrorCode.Local_ValueSerialization, "Value", record, topic, valueError));
+                    continue;
+                }
+
                 serialized[i] = new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers, Timestamp = record.Timestamp };
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                tracker.Failed(i, new ProduceException<TKey, TValue>(new Error(ErrorCode.Local_ValueSerialization, $"Serialization failed: {ex.Message}"), new DeliveryResult<TKey, TValue> { Message = record, Topic = topic }, ex));
+                // Aborted while a serializer ran: nothing of this batch was handed to the client yet.
+                tracker.AbandonUnsettled();
+                return tracker.Acknowledgement;
             }
         }
 
         return await ProduceAllAsync(batch, serialized, tracker, cancellationToken).ConfigureAwait(false);
     }
+
+    // The serializer's result, or the error it ended with (thrown, a faulted task, a canceled task: the record's
+    // failure). Throws only when the sink's own token is canceled, which a serializer that never completes cannot hold up.
+    private static async Task<(byte[]? Bytes, Exception? Error)> SerializeAsync<T>(IAsyncSerializer<T> serializer, T data, SerializationContext context, CancellationToken cancellationToken)
+    {
+        Task<byte[]> serializing;
+        try
+        {
+            serializing = serializer.SerializeAsync(data, context) ?? throw new InvalidOperationException("The serializer returned a null task.");
+        }
+        catch (Exception ex)
+        {
+            return (null, ex);
+        }
+
+        try
+        {
+            return (await serializing.WaitAsync(cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Observe(serializing);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            return (null, ex);
+        }
+    }
+
+    private static ProduceException<TKey, TValue> SerializationFailed(ErrorCode code, string component, KafkaRecord<TKey, TValue> record, string topic, Exception error) =>
+        Failure(new Error(code, $"{component} serialization failed: {error.Message}"), record, topic, error);
+
+    // One error type for a message's failure whichever way the sink produces (typed or serialized bytes).
+    private static ProduceException<TKey, TValue> Failure(Error error, KafkaRecord<TKey, TValue> record, string topic, Exception? inner, TopicPartitionOffset? position = null) =>
+        new(error, new DeliveryResult<TKey, TValue> { Message = record, TopicPartitionOffset = position ?? new TopicPartitionOffset(topic, record.Partition ?? Partition.Any, Offset.Unset), Status = PersistenceStatus.NotPersisted }, inner);
 
     private async ValueTask<Task<BatchResult>> ProduceAllAsync(ReadOnlyMemory<KafkaRecord<TKey, TValue>> batch, Message<byte[]?, byte[]?>?[]? serialized, BatchTracker tracker, CancellationToken cancellationToken)
     {
@@ -306,6 +506,13 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
             if (tracker.IsSettled(i))
             {
                 continue;
+            }
+
+            if (Volatile.Read(ref _broken) is not null)
+            {
+                // Fail fast: after a fatal client error nothing more is handed to the client.
+                tracker.AbandonFrom(i);
+                return tracker.Acknowledgement;
             }
 
             int roomVersion = _room.Version;
@@ -331,8 +538,14 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
     }
 
     // Returns false only when the client's queue is full; any other problem is this message's failure.
-    private bool TryProduce(KafkaRecord<TKey, TValue> record, Message<byte[]?, byte[]?>? bytes, BatchTracker tracker, int index)
+    private bool TryProduce(KafkaRecord<TKey, TValue>? record, Message<byte[]?, byte[]?>? bytes, BatchTracker tracker, int index)
     {
+        if (record is null)
+        {
+            tracker.Failed(index, new ArgumentNullException(nameof(record), $"Record {index} of the batch is null; a null record cannot be produced."));
+            return true;
+        }
+
         string? topic = record.Topic ?? _options.DefaultTopic;
         if (topic is null)
         {
@@ -353,7 +566,7 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
             _checkedTopic = topic;
         }
 
-        var delivery = new Delivery(this, tracker, index);
+        var delivery = new Delivery(this, tracker, index, record);
         try
         {
             if (_producer is not null)
@@ -382,21 +595,45 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         {
             return false;
         }
-        catch (Exception ex) when (ex is KafkaException or ArgumentException)
+        catch (KafkaException ex)
         {
             // A serializer that threw (wrapped by the client as Local_KeySerialization/Local_ValueSerialization), a
-            // message over message.max.bytes, an invalid topic: this message fails, the batch goes on.
+            // message over message.max.bytes: this message fails, the batch goes on. A fatal error stops the rest.
+            if (ex.Error.IsFatal)
+            {
+                MarkFatal(ex.Error);
+            }
+            else if (ex.Error.Code == ErrorCode.Local_Fatal)
+            {
+                // The client refuses messages with Local_Fatal once it has failed fatally, without the fatal flag.
+                MarkFatal(new Error(ErrorCode.Local_Fatal, ex.Error.Reason, isFatal: true));
+            }
+
+            tracker.Failed(index, ex as ProduceException<TKey, TValue> ?? Failure(ex.Error, record, topic, ex.InnerException ?? ex));
+            return true;
+        }
+        catch (ArgumentException ex)
+        {
+            tracker.Failed(index, ex);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            // Not one message's problem but a broken client (disposed, or failing in a way it does not report as a
+            // Kafka error): this message fails with it, and the pipeline is stopped as after a fatal error.
+            MarkBroken(ex);
             tracker.Failed(index, ex);
             return true;
         }
     }
 
-    private sealed class Delivery(KafkaBatchSink<TKey, TValue> sink, BatchTracker tracker, int index)
+    private sealed class Delivery(KafkaBatchSink<TKey, TValue> sink, BatchTracker tracker, int index, KafkaRecord<TKey, TValue> record)
     {
         public void OnReport(DeliveryReport<TKey, TValue> report)
         {
             if (report.Error.IsError)
             {
+                sink.FatalCheck(report.Error);
                 tracker.Failed(index, new ProduceException<TKey, TValue>(report.Error, report));
             }
             else
@@ -411,7 +648,8 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
         {
             if (report.Error.IsError)
             {
-                tracker.Failed(index, new KafkaException(report.Error));
+                sink.FatalCheck(report.Error);
+                tracker.Failed(index, Failure(report.Error, record, report.Topic, inner: null, report.TopicPartitionOffset));
             }
             else
             {
@@ -419,6 +657,14 @@ public sealed class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecord<TKey, 
             }
 
             sink._room.Pulse();
+        }
+    }
+
+    private void FatalCheck(Error error)
+    {
+        if (error.IsFatal)
+        {
+            MarkFatal(error);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
+using DataflowProducer.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace DataflowProducer.Kafka;
@@ -30,13 +31,17 @@ public static class KafkaProducerBlock
     {
         ArgumentNullException.ThrowIfNull(config);
         ValidateFirst(options);
-        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, loggerFactory?.CreateLogger<KafkaBatchSink<TKey, TValue>>());
+
+        // The loggers are user code: guarded, so that neither the factory nor a logger can throw out of here, and
+        // above all not after the producer (its threads and connections) exists.
+        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, SinkLogger(loggerFactory));
         try
         {
-            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(), () => sink, TraceContextInjector(sinkOptions));
+            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, BlockLogger(loggerFactory), () => sink, TraceContextInjector(sinkOptions));
         }
         catch
         {
+            // A bad option is already an ArgumentException naming it; whatever it is, the producer must not outlive it.
             sink.Dispose();
             throw;
         }
@@ -61,8 +66,20 @@ public static class KafkaProducerBlock
         ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(producer);
-        var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, loggerFactory?.CreateLogger<KafkaBatchSink<TKey, TValue>>(), options?.TimeProvider);
-        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, loggerFactory?.CreateLogger<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(), ownedResource: null, TraceContextInjector(sinkOptions));
+        var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, SinkLogger(loggerFactory), options?.TimeProvider);
+        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, BlockLogger(loggerFactory), ownedResource: null, TraceContextInjector(sinkOptions));
+    }
+
+    private static ILogger SinkLogger(ILoggerFactory? loggerFactory) => GuardedLogger.Create(loggerFactory, Category(typeof(KafkaBatchSink<,>)));
+
+    private static ILogger BlockLogger(ILoggerFactory? loggerFactory) => GuardedLogger.Create(loggerFactory, Category(typeof(BatchProducerBlock<>)));
+
+    // The category ILoggerFactory.CreateLogger<T>() gives a generic type: its full name without the arity.
+    private static string Category(Type genericType)
+    {
+        string name = genericType.FullName!;
+        int arity = name.IndexOf('`', StringComparison.Ordinal);
+        return arity < 0 ? name : name[..arity];
     }
 
     // messaging.system and the default topic tag every metric and span of the pipeline (OpenTelemetry messaging conventions).

@@ -31,6 +31,60 @@ public class OptionsTests
         Assert.That(error!.Message, Does.Contain(named));
     }
 
+    [TestCase("BatchSize", "0", "BatchSize must be at least 1, but was 0.")]
+    [TestCase("MaxInFlightBatches", "0", "MaxInFlightBatches must be at least 1, but was 0.")]
+    [TestCase("BoundedCapacity", "10", "BoundedCapacity must be DataflowBlockOptions.Unbounded (-1) or at least BatchSize (100), but was 10.")]
+    [TestCase("DrainTimeout", "-00:00:05", "DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was -00:00:05.")]
+    [TestCase("FailurePolicy", "7", "FailurePolicy must be ReportAndContinue or FaultPipeline, but was 7.")]
+    [CancelAfter(30_000)]
+    public void StartAsync_BadSetting_OneCleanLinePerError(string key, string value, string expected, CancellationToken ct)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Kafka:Orders:Producer:bootstrap.servers"] = "127.0.0.1:1",
+            ["Kafka:Orders:BatchSize"] = "100",
+            [$"Kafka:Orders:{key}"] = value,
+        };
+        using IHost host = BuildHost(settings);
+
+        var error = Assert.ThrowsAsync<OptionsValidationException>(async () => await host.StartAsync(ct));
+        Assert.That(error!.Failures, Is.EqualTo(new[] { expected }));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public void StartAsync_SeveralBadSettings_EachReportedOnce(CancellationToken ct)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Kafka:Orders:Producer:bootstrap.servers"] = "127.0.0.1:1",
+            ["Kafka:Orders:BatchSize"] = "0",
+            ["Kafka:Orders:MaxInFlightBatches"] = "0",
+            ["Kafka:Orders:DefaultTopic"] = string.Empty,
+        };
+        using IHost host = BuildHost(settings);
+
+        var error = Assert.ThrowsAsync<OptionsValidationException>(async () => await host.StartAsync(ct));
+        Assert.That(error!.Failures, Is.EquivalentTo(new[]
+        {
+            "BatchSize must be at least 1, but was 0.",
+            "MaxInFlightBatches must be at least 1, but was 0.",
+            "DefaultTopic must be null or a topic name, but was an empty string.",
+        }));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public void StartAsync_ProducerSettingTheClientRejectsByItsAlias_FailsNamingTheKeyAsWritten(CancellationToken ct)
+    {
+        using IHost host = BuildHost(new Dictionary<string, string?>
+        {
+            ["Kafka:Orders:Producer:bootstrap.servers"] = "127.0.0.1:1",
+            ["Kafka:Orders:Producer:acks"] = "banana",
+        });
+
+        var error = Assert.ThrowsAsync(Is.InstanceOf<ArgumentException>(), async () => await host.StartAsync(ct));
+        Assert.That(error!.Message, Does.Contain("'acks'").And.Not.Contain("request.required.acks"));
+    }
+
     [Test, CancelAfter(30_000)]
     public void StartAsync_NoBootstrapServers_FailsNamingIt(CancellationToken ct)
     {

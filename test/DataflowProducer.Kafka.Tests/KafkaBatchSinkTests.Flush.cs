@@ -34,6 +34,38 @@ public partial class KafkaBatchSinkTests
         Assert.That(Completed(first).Abandoned, Has.Count.EqualTo(2));
     }
 
+    [TestCase(0)]
+    [TestCase(2_000)]
+    [CancelAfter(10_000)]
+    public async Task FlushAsync_ClientFlushNeverReturns_GivesUpAfterTheTimeoutPlusGraceAndAbandonsTheUnknown(int timeoutMs, CancellationToken ct)
+    {
+        using var gate = new ManualResetEventSlim();
+        _stub.React = static (_, _) => Reaction.Hold;
+        _stub.Producer.Flush(Arg.Any<TimeSpan>()).Returns(_ =>
+        {
+            gate.Wait();
+            return 1;
+        });
+        var sut = CreateSut();
+        Task<BatchResult> acknowledgement = await sut.AcceptAsync(Records.Create(2), ct);
+        long started = _time.GetTimestamp();
+
+        try
+        {
+            await AdvanceUntilCompleted(sut.FlushAsync(TimeSpan.FromMilliseconds(timeoutMs), ct), ct);
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Completed(acknowledgement).Abandoned, Is.EquivalentTo(new[] { 0, 1 }));
+            Assert.That(_time.GetElapsedTime(started), Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(timeoutMs) + TimeSpan.FromSeconds(1)), "waited the timeout and the grace");
+        });
+    }
+
     [Test, CancelAfter(10_000)]
     public async Task FlushAsync_EverythingReported_FlushesWithTheTimeoutAndAbandonsNothing(CancellationToken ct)
     {

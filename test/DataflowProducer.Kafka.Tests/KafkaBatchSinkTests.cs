@@ -11,12 +11,14 @@ public partial class KafkaBatchSinkTests
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(100);
 
     private ProducerStub _stub = null!;
+    private BytesProducerStub _bytes = null!;
     private FakeTimeProvider _time = null!;
 
     [SetUp]
     public void SetUp()
     {
         _stub = new ProducerStub();
+        _bytes = new BytesProducerStub();
         _time = new FakeTimeProvider();
         _failed = [];
         _abandoned = [];

@@ -23,4 +23,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2006, EventName = "ProducerCreated", Level = LogLevel.Information, Message = "Producer created for {BootstrapServers} (idempotence: {Idempotence}).")]
     public static partial void ProducerCreated(ILogger logger, string? bootstrapServers, bool? idempotence);
+
+    [LoggerMessage(EventId = 2007, EventName = "FlushDidNotReturn", Level = LogLevel.Warning, Message = "The client's flush did not return within {Bound}; not waiting for it any longer.")]
+    public static partial void FlushDidNotReturn(ILogger logger, TimeSpan bound);
+
+    [LoggerMessage(EventId = 2008, EventName = "ClientBroken", Level = LogLevel.Error, Message = "The Kafka client failed fatally; nothing more is produced and the next batch is refused.")]
+    public static partial void ClientBroken(ILogger logger, Exception error);
 }

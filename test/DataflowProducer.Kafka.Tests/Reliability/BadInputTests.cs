@@ -117,6 +117,48 @@ public class BadInputTests
         Assert.That(error, Is.InstanceOf<KafkaException>().With.Message.Contains("cannot serialize 'poison'"));
     }
 
+    [TestCase(MessageComponentType.Key)]
+    [TestCase(MessageComponentType.Value)]
+    [CancelAfter(60_000)]
+    public async Task Create_AsyncSerializerReturnsCanceledTask_ThatRecordFailsAndTheRestIsDelivered(MessageComponentType component, CancellationToken ct)
+    {
+        // A schema registry call whose HttpClient times out ends as a TaskCanceledException.
+        var canceling = new CancelingUtf8("poison");
+        var options = component == MessageComponentType.Key
+            ? new KafkaSinkOptions<string, string> { AsyncKeySerializer = canceling }
+            : new KafkaSinkOptions<string, string> { AsyncValueSerializer = canceling };
+        var bad = component == MessageComponentType.Key ? new KafkaRecord<string, string>("poison", "v-poison") : new KafkaRecord<string, string>("k-poison", "poison");
+
+        Exception error = await RunWithOneBadRecordAsync(bad, ct, options);
+
+        Assert.That(error, Is.TypeOf<ProduceException<string, string>>());
+        Assert.Multiple(() =>
+        {
+            Assert.That(((KafkaException)error).Error.Code, Is.EqualTo(component == MessageComponentType.Key ? ErrorCode.Local_KeySerialization : ErrorCode.Local_ValueSerialization));
+            Assert.That(error.InnerException, Is.InstanceOf<OperationCanceledException>());
+        });
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    [CancelAfter(60_000)]
+    public async Task Create_KeySerializerThrowsInEitherProduceMode_SameErrorTypeAndKeySerializationCode(bool asynchronous, CancellationToken ct)
+    {
+        var throwing = new ThrowingUtf8("poison");
+        var options = asynchronous
+            ? new KafkaSinkOptions<string, string> { AsyncKeySerializer = throwing }
+            : new KafkaSinkOptions<string, string> { KeySerializer = throwing };
+
+        Exception error = await RunWithOneBadRecordAsync(new KafkaRecord<string, string>("poison", "v-poison"), ct, options);
+
+        Assert.That(error, Is.TypeOf<ProduceException<string, string>>().With.Message.Contains("cannot serialize 'poison'"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(((KafkaException)error).Error.Code, Is.EqualTo(ErrorCode.Local_KeySerialization));
+            Assert.That(((ProduceException<string, string>)error).DeliveryResult.Message, Is.TypeOf<KafkaRecord<string, string>>().With.Property("Key").EqualTo("poison"));
+        });
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task Create_ValueOverMessageMaxBytes_ThatRecordFailsAsTooLarge(CancellationToken ct)
     {
@@ -181,9 +223,10 @@ public class BadInputTests
     }
 
     [Test, CancelAfter(60_000)]
-    public async Task Create_ProducerThrowsNonKafkaErrorMidBatch_SinkCountsAsBrokenAndEveryUndeliveredRecordIsHandedBack(CancellationToken ct)
+    public async Task Create_ProducerThrowsNonKafkaErrorMidBatch_RecordsHandedOverKeepTheirOutcomeAndEveryUnsentRecordIsHandedBack(CancellationToken ct)
     {
-        // A client that breaks (not one message's failure): the sink throws from AcceptAsync and the pipeline stops.
+        // A client that breaks (not one message's failure): that record fails with the error, nothing more is handed
+        // over, and the next batch is refused, which stops the pipeline. The records it took before keep their outcome.
         var stub = new ProducerStub { React = (attempt, _) => attempt == 12 ? Reaction.Refuse(new InvalidOperationException("the client handle is broken")) : Reaction.Deliver };
         var outcomes = new Outcomes<KafkaRecord<string, string>>();
         var block = KafkaProducerBlock.Create(stub.Producer, new KafkaSinkOptions<string, string> { DefaultTopic = "t" }, new BatchProducerOptions { BatchSize = 10, Linger = TimeSpan.FromHours(1) }, outcomes.Callbacks);
@@ -200,11 +243,12 @@ public class BadInputTests
         BatchProducerStatistics s = block.GetStatistics();
         Assert.Multiple(() =>
         {
-            Assert.That(completion, Is.TypeOf<BatchProducerException<KafkaRecord<string, string>>>().With.Message.Contains("25 accepted, 10 delivered, 0 failed, 15 abandoned"));
+            Assert.That(completion, Is.TypeOf<BatchProducerException<KafkaRecord<string, string>>>().With.Message.Contains("25 accepted, 12 delivered, 1 failed, 12 abandoned"));
             Assert.That(completion!.InnerException, Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("the client handle is broken"));
-            Assert.That(outcomes.Abandoned, Is.EqualTo(records.Skip(10)), "the broken batch (its delivered first records' outcome is lost with the throw) and the last batch");
-            Assert.That(outcomes.Failed, Is.Empty);
-            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(25, s.Batches, 10, 0, 15, 0)));
+            Assert.That(outcomes.Failed.Select(f => f.Item), Is.EqualTo(new[] { records[12] }));
+            Assert.That(outcomes.Abandoned, Is.EquivalentTo(records.Skip(13)), "the rest of the broken batch and the last batch: never handed over");
+            Assert.That(stub.ProducedValues, Is.EqualTo(records.Take(12).Select(r => r.Value)));
+            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(25, s.Batches, 12, 1, 12, 0)));
         });
     }
 
@@ -238,6 +282,12 @@ public class BadInputTests
     {
         public byte[] Serialize(string data, SerializationContext context) =>
             data is null ? throw new ArgumentNullException(nameof(data), $"The {component} must not be null.") : Encoding.UTF8.GetBytes(data);
+    }
+
+    private sealed class CancelingUtf8(string poison) : IAsyncSerializer<string>
+    {
+        public Task<byte[]> SerializeAsync(string data, SerializationContext context) =>
+            data == poison ? Task.FromCanceled<byte[]>(new CancellationToken(canceled: true)) : Task.FromResult(Encoding.UTF8.GetBytes(data));
     }
 
     private sealed class ThrowingUtf8(string poison) : ISerializer<string>, IAsyncSerializer<string>

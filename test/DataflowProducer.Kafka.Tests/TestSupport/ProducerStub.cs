@@ -129,7 +129,9 @@ internal sealed class ProducerStub
 
         if (reaction.Report is { } code)
         {
-            handler(CreateReport(topicPartition, message, code));
+            DeliveryReport<string, string> report = CreateReport(topicPartition, message, code);
+            report.Error = reaction.Error ?? report.Error;
+            handler(report);
         }
     }
 
@@ -142,13 +144,16 @@ internal sealed class ProducerStub
 /// <param name="Report">Reports this outcome through the handler at once; null holds the handler for later.</param>
 /// <param name="Throw">Throws this instead of taking the message.</param>
 /// <param name="BeforeOutcome">Runs inside the call first, e.g. to deliver another message's report concurrently.</param>
-internal sealed record Reaction(ErrorCode? Report, Exception? Throw = null, Action<ProducerStub>? BeforeOutcome = null)
+/// <param name="Error">The report's whole error (e.g. a fatal one) instead of one built from <paramref name="Report"/>.</param>
+internal sealed record Reaction(ErrorCode? Report, Exception? Throw = null, Action<ProducerStub>? BeforeOutcome = null, Error? Error = null)
 {
     public static Reaction Deliver { get; } = new(ErrorCode.NoError);
 
     public static Reaction Hold { get; } = new((ErrorCode?)null);
 
     public static Reaction Fail(ErrorCode code) => new(code);
+
+    public static Reaction Fail(Error error) => new(error.Code, Error: error);
 
     public static Reaction Refuse(Exception exception) => new(null, exception);
 
