@@ -731,13 +731,17 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         if (_ownedResource?.Invoke() is { } owned)
         {
-            try
+            // On the pool and bounded by the settle time: a client whose dispose blocks or never ends must not hold
+            // Completion; the counts are final already.
+            Task disposal = Task.Run(async () => await owned.DisposeAsync().ConfigureAwait(false), CancellationToken.None);
+            if (!await FinishesWithinAsync(disposal, SettleTimeout).ConfigureAwait(false))
             {
-                await owned.DisposeAsync().ConfigureAwait(false);
+                Log.DisposeFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Disposing what the pipeline owns did not finish within the settle time ({SettleTimeout}).")));
+                Observe(disposal);
             }
-            catch (Exception ex)
+            else if (disposal.IsFaulted)
             {
-                Log.FlushFailed(_logger, ex);
+                Log.DisposeFailed(_logger, disposal.Exception.InnerException ?? disposal.Exception);
             }
         }
 

@@ -224,6 +224,66 @@ public partial class BatchProducerBlockTests
         AssertHostileContract(outcome);
     }
 
+    public enum DisposalKind
+    {
+        Throws,
+        BlocksThread,
+        Never,
+    }
+
+    [Test, CancelAfter(20_000)]
+    public async Task HostileOwnedResource_Disposal_ContractHoldsAndCompletionComesWithinTheSettleTime(
+        [Values] DisposalKind kind,
+        [Values(Scenario.Complete, Scenario.Fault)] Scenario scenario,
+        CancellationToken ct)
+    {
+        // What a factory built for the caller (a Kafka client) is disposed at the end; a dispose that throws, blocks its
+        // thread or never ends must not hold Completion.
+        using var sink = new HostileSink(scenario == Scenario.Complete ? HostileAccept.Deliver : HostileAccept.AcknowledgementNever);
+        using var release = new ManualResetEventSlim();
+        var owned = new HostileDisposable(kind, release);
+        try
+        {
+            using var run = new HostileRun(sink, owned: owned);
+
+            HostileOutcome outcome = await run.RunAsync(scenario, ct);
+
+            AssertHostileContract(outcome);
+            Assert.That(owned.Disposals, Is.EqualTo(1));
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    private sealed class HostileDisposable(DisposalKind kind, ManualResetEventSlim release) : IAsyncDisposable
+    {
+        private int _disposals;
+        private int _blocked;
+
+        public int Disposals => Volatile.Read(ref _disposals);
+
+        public int BlockedThreads => Volatile.Read(ref _blocked);
+
+        public ValueTask DisposeAsync()
+        {
+            Interlocked.Increment(ref _disposals);
+            switch (kind)
+            {
+                case DisposalKind.Throws:
+                    throw new InvalidOperationException("dispose threw");
+                case DisposalKind.BlocksThread:
+                    Interlocked.Increment(ref _blocked);
+                    release.Wait();
+                    Interlocked.Decrement(ref _blocked);
+                    return ValueTask.CompletedTask;
+                default:
+                    return new ValueTask(new TaskCompletionSource().Task);
+            }
+        }
+    }
+
     private static void AssertHostileContract(HostileOutcome o)
     {
         BatchProducerStatistics s = o.Statistics;
@@ -282,7 +342,7 @@ public partial class BatchProducerBlockTests
         private readonly List<Exception> _unobserved = [];
         private readonly Func<int> _baseline;
 
-        public HostileRun(IBatchSink<int> sink, ILogger<BatchProducerBlock<int>>? logger = null)
+        public HostileRun(IBatchSink<int> sink, ILogger<BatchProducerBlock<int>>? logger = null, IAsyncDisposable? owned = null)
         {
             // Earlier tests' garbage first, so that only this run's unobserved exceptions are seen.
             GC.Collect();
@@ -297,9 +357,9 @@ public partial class BatchProducerBlockTests
             }
 
             HostileSink? hostile = sink as HostileSink ?? (sink as AcknowledgeBelow)?.Inner;
-            _baseline = () => busy + (hostile?.BlockedThreads ?? 0);
+            _baseline = () => busy + (hostile?.BlockedThreads ?? 0) + ((owned as HostileDisposable)?.BlockedThreads ?? 0);
             TaskScheduler.UnobservedTaskException += OnUnobserved;
-            Block = CreateSut(
+            Block = new BatchProducerBlock<int>(
                 sink,
                 new BatchProducerOptions
                 {
@@ -311,8 +371,9 @@ public partial class BatchProducerBlockTests
                     CancellationToken = _cancellation.Token,
                     TimeProvider = _time,
                 },
-                HandBack,
-                logger ?? _log);
+                HandBack.Callbacks,
+                logger ?? _log,
+                ownedResource: owned is null ? null : () => owned);
         }
 
         private readonly Microsoft.Extensions.Logging.Testing.FakeLogger<BatchProducerBlock<int>> _log = new();

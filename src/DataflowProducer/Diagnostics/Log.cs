@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1011, EventName = "ResultIndexOutOfRange", Level = LogLevel.Warning, Message = "The sink's result for batch {BatchNumber} names index {Index}, outside the batch of {ItemCount} item(s); the entry is ignored.")]
     public static partial void ResultIndexOutOfRange(ILogger logger, long batchNumber, int index, int itemCount);
+
+    [LoggerMessage(EventId = 1012, EventName = "DisposeFailed", Level = LogLevel.Error, Message = "Disposing what the pipeline owns (a client it built) failed or did not finish; the counts are final.")]
+    public static partial void DisposeFailed(ILogger logger, Exception error);
 }
