@@ -332,7 +332,8 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
     // The client names a setting by its own canonical name (request.required.acks for acks), so the message alone may
     // name a key the user never wrote. Each key is tried alone, followed by an unknown sentinel property: the client
     // stops at the first property it rejects, before it creates anything, so a probe never starts a client, and the
-    // key whose probe fails on the key itself is the one to name. Values are never put in the message.
+    // key whose probe fails on the key itself is the one to name. The client's own message may quote the value it
+    // rejected (settings it validates, such as acks, are not secrets; the CLI redacts secret values from its output).
     private static ArgumentException ConfigurationRejected(ProducerConfig config, Exception error)
     {
         foreach (KeyValuePair<string, string> setting in config)

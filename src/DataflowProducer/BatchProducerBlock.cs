@@ -79,6 +79,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private PendingBatch? _accepting;
     private CancellationTokenSource? _drainTimeout;
     private Task? _flush;
+    private int _drainTimedOut;
     private readonly TaskCompletionSource _sinkCallAfterAbort = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _drainStarted;
 
@@ -183,7 +184,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             var timeout = new CancellationTokenSource(_options.DrainTimeout, _timeProvider);
             timeout.Token.UnsafeRegister(
-                static state => ((BatchProducerBlock<T>)state!).Abort(new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The drain did not finish within the drain timeout ({((BatchProducerBlock<T>)state!)._options.DrainTimeout}).")), "drain timeout"),
+                static state => ((BatchProducerBlock<T>)state!).AbortOnDrainTimeout(new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The drain did not finish within the drain timeout ({((BatchProducerBlock<T>)state!)._options.DrainTimeout}).")), "drain timeout"),
                 this);
             Volatile.Write(ref _drainTimeout, timeout);
         }
@@ -249,6 +250,11 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.DrainTimeout, $"{Name}.DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was {options.DrainTimeout}.");
         }
 
+        if (options.DrainTimeout > MaxTimerDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.DrainTimeout, $"{Name}.DrainTimeout must be at most {MaxTimerDelay} (the longest timer), or Timeout.InfiniteTimeSpan, but was {options.DrainTimeout}.");
+        }
+
         if (!Enum.IsDefined(options.FailurePolicy))
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.FailurePolicy, $"{Name}.FailurePolicy must be ReportAndContinue or FaultPipeline, but was {options.FailurePolicy}.");
@@ -287,10 +293,12 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 return;
             }
 
+            // In the sink's hands from here: a listener that blocks in StartSpan or AddInFlight is then treated like a
+            // sink call that never returns.
+            EnterSink(pending);
             AddInFlight(batch.Length);
             Interlocked.Increment(ref _batches);
             StartSpan(pending);
-            EnterSink(pending);
             Task<BatchResult>? acknowledgement;
             try
             {
@@ -349,6 +357,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             _sinkCallAfterAbort.TrySetResult();
         }
     }
+
+    // The longest delay a timer takes.
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private const int Aborted = 1;
     private const int FinishedCleanly = 2;
@@ -580,7 +591,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             if (lost is not null)
             {
                 abandoned = lost.Count;
-                Abandon(lost, new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
+                Abandon(lost, IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
             }
 
             // Items neither failed nor abandoned were delivered. Out-of-range indexes are logged and ignored, so a
@@ -647,15 +658,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         Volatile.Write(ref _abortReason, reason);
         Log.PipelineAborted(_logger, reason, why);
-        try
-        {
-            // Callbacks a sink registered on the token run here; one that throws must not stop the abort.
-            _abort.Cancel();
-        }
-        catch (Exception ex)
-        {
-            Log.CallbackFailed(_logger, ex, "a cancellation callback");
-        }
+        // The token is canceled at once (EnterSink's fence depends on it), but its callbacks — a sink's registrations,
+        // continuations of our own waits — run on the thread pool: user code that blocks or throws there cannot keep
+        // the stages below from stopping.
+        Observe(_abort.CancelAsync());
 
         // The batch block drops what it holds and releases posters waiting for room. It is unlinked first so the
         // fault does not reach the action block, which would drop the batch it holds instead of handing it back.
@@ -664,6 +670,16 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         ((IDataflowBlock)_batcher).Fault(reason);
         _producer.Complete();
         _aborted.TrySetResult();
+    }
+
+    private void AbortOnDrainTimeout(Exception reason, string why)
+    {
+        if (Volatile.Read(ref _state) == 0)
+        {
+            Volatile.Write(ref _drainTimedOut, 1);
+        }
+
+        Abort(reason, why);
     }
 
     private async Task FinishAsync()
@@ -678,6 +694,13 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             // drain's own flush already ran (or is still running past the drain timeout), it has had its chance.
             if (Volatile.Read(ref _flush) is { } drainFlush)
             {
+                // Aborted during the drain's flush. After a drain timeout the flush has had its time; after any other
+                // abort it gets the settle time to report what it knows.
+                if (Volatile.Read(ref _drainTimedOut) == 0)
+                {
+                    await FinishesWithinAsync(drainFlush, SettleTimeout).ConfigureAwait(false);
+                }
+
                 Observe(drainFlush);
             }
             else
@@ -795,6 +818,12 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 break;
             default:
                 SettleAbandoned(pending, reason);
+                if (pending.Acknowledgement is { } late)
+                {
+                    // It may still complete, or fault, after the pipeline has finished.
+                    Observe(late);
+                }
+
                 break;
         }
 

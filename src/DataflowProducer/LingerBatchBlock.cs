@@ -714,9 +714,10 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
                     source.ReleaseReservation(header, _consumer);
                 }
             }
-            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            catch (Exception)
             {
-                // The source is gone or already gave the message to another target: nothing to release.
+                // The source is gone, already gave the message to another target, or is broken: nothing to release.
+                // Whatever it threw, this block still completes (a source is user code, DESIGN 4.14).
             }
         }
     }

@@ -36,6 +36,18 @@ public partial class BatchProducerBlockTests
             Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contain(name).And.Message.Contain(shown));
     }
 
+    [Test]
+    public void Constructor_DrainTimeoutLongerThanATimerTakes_ThrowsNamingIt()
+    {
+        // Before, 60 days passed validation and Complete() threw from the timer, leaving Completion pending forever.
+        BatchProducerOptions options = Options();
+        options.DrainTimeout = TimeSpan.FromDays(60);
+
+        Assert.That(
+            () => new BatchProducerBlock<int>(new RecordingBatchSink<int>(), options),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contain("DrainTimeout").And.Message.Contain("60.00:00:00"));
+    }
+
     [TestCase(1, 1)]
     [TestCase(10, 10)]
     [TestCase(10, DataflowBlockOptions.Unbounded)]
