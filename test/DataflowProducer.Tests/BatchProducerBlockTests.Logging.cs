@@ -105,4 +105,24 @@ public partial class BatchProducerBlockTests
             Assert.That(completed.GetStructuredStateValue("Delivered"), Is.EqualTo("0"));
         });
     }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Report_ResultIndexOutsideTheBatch_LoggedAndIgnored(CancellationToken ct)
+    {
+        // A sink result naming index 5 of a 5-item batch failed, and -1 abandoned: both are logged, neither counted.
+        var logger = new FakeLogger<BatchProducerBlock<int>>();
+        using var sink = new TestSupport.HostileSink(TestSupport.HostileAccept.IndexOutOfRange);
+        var block = CreateSut(sink, Options(batchSize: 5), logger: logger);
+        PostAll(block, Enumerable.Range(0, 5));
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        FakeLogRecord[] outOfRange = Records(logger, 1011);
+        Assert.Multiple(() =>
+        {
+            Assert.That(outOfRange.Select(static r => r.GetStructuredStateValue("Index")), Is.EquivalentTo(new[] { "5", "-1" }));
+            Assert.That(outOfRange.Select(static r => r.Level), Is.All.EqualTo(LogLevel.Warning));
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(5, 1, 5, 0, 0, 0)));
+        });
+    }
 }
