@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using DataflowProducer.Cli.Input;
 using DataflowProducer.Cli.Kafka;
+using DataflowProducer.Kafka;
 
 namespace DataflowProducer.Cli;
 
@@ -171,38 +172,10 @@ internal static class ProduceCommand
         return command;
     }
 
-    /// <summary>Kafka's rules for topic names (the broker's): 1 to 249 characters, only ASCII letters, digits, '.',
-    /// '_' and '-', and neither "." nor "..".</summary>
+    /// <summary>Why <paramref name="topic"/> is not a legal Kafka topic name, or null when it is.</summary>
     /// <param name="topic">The name.</param>
-    /// <returns>Why the name is not legal, or null when it is.</returns>
-    internal static string? TopicProblem(string topic)
-    {
-        const int MaxLength = 249;
-        if (topic.Length == 0)
-        {
-            return "it is empty";
-        }
-
-        if (topic.Length > MaxLength)
-        {
-            return string.Create(CultureInfo.InvariantCulture, $"it is {topic.Length} characters long, more than {MaxLength}");
-        }
-
-        if (topic is "." or "..")
-        {
-            return "'.' and '..' are reserved";
-        }
-
-        foreach (char c in topic)
-        {
-            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-'))
-            {
-                return $"it contains '{c}', and only ASCII letters, digits, '.', '_' and '-' are allowed";
-            }
-        }
-
-        return null;
-    }
+    /// <returns>The problem, or null.</returns>
+    internal static string? TopicProblem(string topic) => KafkaTopicName.IsValid(topic, out string? problem) ? null : problem;
 
     private static string? AbandonedFileProblem(string path)
     {

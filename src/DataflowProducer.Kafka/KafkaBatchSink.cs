@@ -269,7 +269,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
             throw new ArgumentException("KafkaSinkOptions.DefaultTopic must be null or a topic name, but was an empty string.", nameof(options));
         }
 
-        if (options.DefaultTopic is { } topic && TopicName.Problem(topic) is { } problem)
+        if (options.DefaultTopic is { } topic && !KafkaTopicName.IsValid(topic, out string? problem))
         {
             throw new ArgumentException($"KafkaSinkOptions.DefaultTopic must be a legal Kafka topic name, but '{topic}' is not: {problem}.", nameof(options));
         }
@@ -558,7 +558,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
         // (racing accepts at worst check a name twice).
         if (!ReferenceEquals(topic, _checkedTopic))
         {
-            if (TopicName.Problem(topic) is { } problem)
+            if (!KafkaTopicName.IsValid(topic, out string? problem))
             {
                 tracker.Failed(index, new ArgumentException($"The record's topic '{topic}' is not a legal Kafka topic name: {problem}."));
                 return true;
