@@ -78,62 +78,13 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         }
     }
 
-    // The pipeline's own rules (one place, the core's), every broken one reported once, as one line: the core throws
-    // at the first, so each offending setting is set back to a valid value and the rest checked again.
-    private List<string> PipelineErrors()
+    // The pipeline's own rules (one place, the core's), every broken one reported once, as one line, named as in
+    // configuration (without the options class's name).
+    private IEnumerable<string> PipelineErrors()
     {
-        var errors = new List<string>();
-        BatchProducerOptions candidate = ToBatchProducerOptions(TimeProvider.System);
-        for (int attempt = 0; attempt < 8; attempt++)
-        {
-            try
-            {
-                BatchProducerBlock<object>.ValidateOptions(candidate);
-                break;
-            }
-            catch (ArgumentException ex)
-            {
-                // "BatchProducerOptions.BatchSize must be ... (Parameter 'options')\nActual value was 0."
-                string line = ex.Message.Split('\n')[0].TrimEnd('\r');
-                line = line.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal);
-                const string Prefix = nameof(BatchProducerOptions) + ".";
-                line = line.StartsWith(Prefix, StringComparison.Ordinal) ? line[Prefix.Length..] : line;
-                errors.Add(line);
-                if (!SetValid(candidate, line[..Math.Max(0, line.IndexOf(' ', StringComparison.Ordinal))]))
-                {
-                    break;
-                }
-            }
-        }
-
-        return errors;
-    }
-
-    private static bool SetValid(BatchProducerOptions options, string setting)
-    {
-        switch (setting)
-        {
-            case nameof(BatchProducerOptions.BatchSize):
-                options.BatchSize = 1;
-                return true;
-            case nameof(BatchProducerOptions.Linger):
-                options.Linger = BatchProducerOptions.DefaultLinger;
-                return true;
-            case nameof(BatchProducerOptions.BoundedCapacity):
-                options.BoundedCapacity = System.Threading.Tasks.Dataflow.DataflowBlockOptions.Unbounded;
-                return true;
-            case nameof(BatchProducerOptions.MaxInFlightBatches):
-                options.MaxInFlightBatches = BatchProducerOptions.DefaultMaxInFlightBatches;
-                return true;
-            case nameof(BatchProducerOptions.DrainTimeout):
-                options.DrainTimeout = BatchProducerOptions.DefaultDrainTimeout;
-                return true;
-            case nameof(BatchProducerOptions.FailurePolicy):
-                options.FailurePolicy = FailurePolicy.ReportAndContinue;
-                return true;
-            default:
-                return false;
-        }
+        const string Prefix = nameof(BatchProducerOptions) + ".";
+        return ToBatchProducerOptions(TimeProvider.System).Validate()
+            .Select(static line => line.StartsWith(Prefix, StringComparison.Ordinal) ? line[Prefix.Length..] : line);
     }
 
     internal BatchProducerOptions ToBatchProducerOptions(TimeProvider timeProvider, string? name = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null) => new()

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Confluent.Kafka;
 using DataflowProducer.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -34,10 +32,10 @@ public static class KafkaProducerBlock
 
         // The loggers are user code: guarded, so that neither the factory nor a logger can throw out of here, and
         // above all not after the producer (its threads and connections) exists.
-        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, SinkLogger(loggerFactory));
+        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, SinkLogger(loggerFactory)) { DisposeWithPipeline = true };
         try
         {
-            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, BlockLogger(loggerFactory), () => sink, TraceContextInjector(sinkOptions));
+            return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, BlockLogger(loggerFactory));
         }
         catch
         {
@@ -67,7 +65,7 @@ public static class KafkaProducerBlock
     {
         ArgumentNullException.ThrowIfNull(producer);
         var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, SinkLogger(loggerFactory), options?.TimeProvider);
-        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, WithKafkaTags(options, sinkOptions), callbacks, BlockLogger(loggerFactory), ownedResource: null, TraceContextInjector(sinkOptions));
+        return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, BlockLogger(loggerFactory));
     }
 
     private static ILogger SinkLogger(ILoggerFactory? loggerFactory) => GuardedLogger.Create(loggerFactory, Category(typeof(KafkaBatchSink<,>)));
@@ -82,51 +80,12 @@ public static class KafkaProducerBlock
         return arity < 0 ? name : name[..arity];
     }
 
-    // messaging.system and the default topic tag every metric and span of the pipeline (OpenTelemetry messaging conventions).
-    private static BatchProducerOptions WithKafkaTags<TKey, TValue>(BatchProducerOptions? options, KafkaSinkOptions<TKey, TValue>? sinkOptions)
-    {
-        BatchProducerOptions copy = (options ?? new BatchProducerOptions()).Clone();
-        var tags = new List<KeyValuePair<string, object?>> { new("messaging.system", "kafka") };
-        if (sinkOptions?.DefaultTopic is { } topic)
-        {
-            tags.Add(new("messaging.destination.name", topic));
-        }
-
-        copy.TelemetryTags = tags;
-        return copy;
-    }
-
-    // Runs on the poster's thread as the record is offered, so Activity.Current is the poster's.
-    private static Action<KafkaRecord<TKey, TValue>>? TraceContextInjector<TKey, TValue>(KafkaSinkOptions<TKey, TValue>? sinkOptions)
-    {
-        if (sinkOptions?.InjectTraceContext != true)
-        {
-            return null;
-        }
-
-        return static record =>
-        {
-            if (record is null || Activity.Current is not { } activity)
-            {
-                return;
-            }
-
-            DistributedContextPropagator.Current.Inject(activity, record, static (carrier, name, value) =>
-            {
-                var target = (KafkaRecord<TKey, TValue>)carrier!;
-                target.Headers ??= [];
-                target.Headers.Remove(name);
-                target.Headers.Add(name, Encoding.UTF8.GetBytes(value));
-            });
-        };
-    }
-
     // Bad pipeline options must fail before a producer (and its threads and connections) is started.
     private static void ValidateFirst(BatchProducerOptions? options)
     {
-        if (options is not null)
+        if (options?.Validate() is [string first, ..])
         {
-            BatchProducerBlock<object>.ValidateOptions(options);
+            throw new ArgumentException(first, nameof(options));
         }
     }
 }

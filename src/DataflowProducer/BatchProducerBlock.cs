@@ -54,7 +54,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly CancellationTokenRegistration _userCancellation;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Func<IAsyncDisposable?>? _ownedResource;
+    private readonly object? _ownedResource;
     private readonly object _handBackLock = new();
     private readonly List<T> _abandonedItems = [];
     private readonly List<KeyValuePair<T, Exception>> _failedItems = [];
@@ -90,34 +90,40 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     /// <param name="logger">The logger; null for none.</param>
     /// <exception cref="ArgumentNullException"><paramref name="sink"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it and its value.</exception>
+    /// <remarks>A sink that also implements <see cref="IBatchSinkHooks{T}"/> supplies telemetry tags, an observer of
+    /// offered items, and whether the block disposes it when it has finished.</remarks>
     public BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options = null, BatchProducerCallbacks<T>? callbacks = null, ILogger<BatchProducerBlock<T>>? logger = null)
-        : this(sink, options, callbacks, (ILogger?)logger, ownedResource: null)
+        : this(sink, options, callbacks, (ILogger?)logger)
     {
     }
 
-    // ownedResource: disposed after the pipeline finishes, for sinks the library built on the caller's behalf.
-    // onOffer: sees each item offered with its value (not the consume-to-accept kind), on the poster's thread, before
-    // the block decides; the Kafka layer uses it to capture the poster's trace context.
-    internal BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options, BatchProducerCallbacks<T>? callbacks, ILogger? logger, Func<IAsyncDisposable?>? ownedResource, Action<T>? onOffer = null)
+    /// <summary>Initializes a new pipeline over a sink, with a logger of any category.</summary>
+    /// <param name="sink">Where batches go. The block does not dispose it, unless it says so through
+    /// <see cref="IBatchSinkHooks{T}.DisposeWhenFinished"/>.</param>
+    /// <param name="options">The options; copied. Null for the defaults.</param>
+    /// <param name="callbacks">Where failed and abandoned items are handed back; null to rely on the completion exception.</param>
+    /// <param name="logger">The logger; null for none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="sink"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it and its value.</exception>
+    public BatchProducerBlock(IBatchSink<T> sink, BatchProducerOptions? options, BatchProducerCallbacks<T>? callbacks, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(sink);
         options = (options ?? new BatchProducerOptions()).Clone();
-        ValidateOptions(options);
+        options.ThrowIfInvalid();
+        IBatchSinkHooks<T>? hooks = sink as IBatchSinkHooks<T>;
 
         _sink = sink;
         _options = options;
         _callbacks = callbacks is null ? null : new BatchProducerCallbacks<T> { ItemFailed = callbacks.ItemFailed, ItemsAbandoned = callbacks.ItemsAbandoned };
         _logger = GuardedLogger.Wrap(logger);
         _timeProvider = options.TimeProvider;
-        _ownedResource = ownedResource;
+        _ownedResource = hooks is { DisposeWhenFinished: true } ? sink : null;
         _window = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
-        _onOffer = onOffer;
+        _onOffer = hooks is null ? null : hooks.OnOffered;
         _metrics = ProducerMetrics.For(options.MeterFactory);
-        _telemetryTags = TelemetryTagsFor(options);
+        _telemetryTags = TelemetryTagsFor(options, hooks?.TelemetryTags);
         _tags = new TagList(_telemetryTags);
-        _spanName = options.TelemetryTags?.FirstOrDefault(static t => t.Key == TelemetryNames.DestinationNameTag).Value is string destination
-            ? "send " + destination
-            : "send";
+        _spanName = hooks?.DestinationName is { } destination ? "send " + destination : "send";
 
         _batcher = new LingerBatchBlock<T>(
             new LingerBatchBlockOptions
@@ -235,37 +241,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => $"{nameof(BatchProducerBlock<T>)}<{typeof(T).Name}>";
 
-    // Internal so a factory can check options before it builds anything expensive (a Kafka producer) for the block.
-    internal static void ValidateOptions(BatchProducerOptions options)
-    {
-        const string Name = nameof(BatchProducerOptions);
-        OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, Name, nameof(options));
-        if (options.MaxInFlightBatches < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxInFlightBatches, $"{Name}.MaxInFlightBatches must be at least 1, but was {OptionsValidation.Format(options.MaxInFlightBatches)}.");
-        }
-
-        if (options.DrainTimeout != Timeout.InfiniteTimeSpan && options.DrainTimeout < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.DrainTimeout, $"{Name}.DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was {options.DrainTimeout}.");
-        }
-
-        if (options.DrainTimeout > MaxTimerDelay)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.DrainTimeout, $"{Name}.DrainTimeout must be at most {MaxTimerDelay} (the longest timer), or Timeout.InfiniteTimeSpan, but was {options.DrainTimeout}.");
-        }
-
-        if (!Enum.IsDefined(options.FailurePolicy))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.FailurePolicy, $"{Name}.FailurePolicy must be ReportAndContinue or FaultPipeline, but was {options.FailurePolicy}.");
-        }
-
-        if (options.TimeProvider is null)
-        {
-            throw new ArgumentNullException(nameof(options), $"{Name}.TimeProvider must not be null.");
-        }
-    }
-
     // The action block's delegate: hand one batch to the sink. Never throws; a failure aborts the pipeline.
     private async Task AcceptBatchAsync(T[] batch)
     {
@@ -357,9 +332,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             _sinkCallAfterAbort.TrySetResult();
         }
     }
-
-    // The longest delay a timer takes.
-    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private const int Aborted = 1;
     private const int FinishedCleanly = 2;
@@ -752,11 +724,11 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         BatchProducerStatistics s = GetStatistics();
         Log.DrainCompleted(_logger, s.Accepted, s.Delivered, s.Failed, s.Abandoned, s.Batches);
 
-        if (_ownedResource?.Invoke() is { } owned)
+        if (_ownedResource is { } owned)
         {
             // On the pool and bounded by the settle time: a client whose dispose blocks or never ends must not hold
             // Completion; the counts are final already.
-            Task disposal = Task.Run(async () => await owned.DisposeAsync().ConfigureAwait(false), CancellationToken.None);
+            Task disposal = Task.Run(() => DisposeOwnedAsync(owned), CancellationToken.None);
             if (!await FinishesWithinAsync(disposal, SettleTimeout).ConfigureAwait(false))
             {
                 Log.DisposeFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Disposing what the pipeline owns did not finish within the settle time ({SettleTimeout}).")));
@@ -830,6 +802,18 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         await pending.Settled.ConfigureAwait(false);
     }
 
+    private static async Task DisposeOwnedAsync(object owned)
+    {
+        if (owned is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+        }
+        else if (owned is IDisposable disposable)
+        {
+            disposable.Dispose();
+        }
+    }
+
     private void Abandon(IReadOnlyList<T> items, Exception reason)
     {
         if (items.Count == 0)
@@ -858,7 +842,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
     }
 
-    private static KeyValuePair<string, object?>[] TelemetryTagsFor(BatchProducerOptions options)
+    private static KeyValuePair<string, object?>[] TelemetryTagsFor(BatchProducerOptions options, IReadOnlyList<KeyValuePair<string, object?>>? sinkTags)
     {
         var tags = new List<KeyValuePair<string, object?>>();
         if (options.Name is { } name)
@@ -866,9 +850,9 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             tags.Add(new(TelemetryNames.PipelineNameTag, name));
         }
 
-        if (options.TelemetryTags is { } extra)
+        if (sinkTags is not null)
         {
-            tags.AddRange(extra);
+            tags.AddRange(sinkTags);
         }
 
         return [.. tags];

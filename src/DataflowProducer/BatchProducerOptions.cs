@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Threading.Tasks.Dataflow;
+using DataflowProducer.Internal;
 
 namespace DataflowProducer;
 
@@ -72,9 +73,51 @@ public sealed class BatchProducerOptions
     /// <value>The default is null: a process-wide static meter.</value>
     public IMeterFactory? MeterFactory { get; set; }
 
-    // Tags every metric and span of the pipeline carries, added by a sink's factory (for Kafka: messaging.system and
-    // the default topic as messaging.destination.name).
-    internal IReadOnlyList<KeyValuePair<string, object?>>? TelemetryTags { get; set; }
+    // The longest delay a timer takes.
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>Checks every setting, and the rules across settings, without building anything.</summary>
+    /// <returns>One line per broken rule, naming the setting and the value it had; empty when the options are valid.
+    /// <see cref="BatchProducerBlock{T}"/>'s constructor throws an <see cref="ArgumentException"/> with the first.</returns>
+    /// <remarks>For a factory that must check options before it builds something expensive for the block (a Kafka
+    /// client), and for configuration validation that reports every error at once.</remarks>
+    public IReadOnlyList<string> Validate() => [.. Errors().Select(static e => e.Message)];
+
+    internal void ThrowIfInvalid() => OptionsValidation.ThrowFirst(Errors(), "options");
 
     internal BatchProducerOptions Clone() => (BatchProducerOptions)MemberwiseClone();
+
+    private IEnumerable<OptionsError> Errors()
+    {
+        const string Name = nameof(BatchProducerOptions);
+        foreach (OptionsError error in OptionsValidation.BatchingErrors(BatchSize, Linger, BoundedCapacity, Name))
+        {
+            yield return error;
+        }
+
+        if (MaxInFlightBatches < 1)
+        {
+            yield return new($"{Name}.MaxInFlightBatches must be at least 1, but was {OptionsValidation.Format(MaxInFlightBatches)}.", MaxInFlightBatches);
+        }
+
+        if (DrainTimeout != Timeout.InfiniteTimeSpan && DrainTimeout < TimeSpan.Zero)
+        {
+            yield return new($"{Name}.DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was {DrainTimeout}.", DrainTimeout);
+        }
+
+        if (DrainTimeout > MaxTimerDelay)
+        {
+            yield return new($"{Name}.DrainTimeout must be at most {MaxTimerDelay} (the longest timer), or Timeout.InfiniteTimeSpan, but was {DrainTimeout}.", DrainTimeout);
+        }
+
+        if (!Enum.IsDefined(FailurePolicy))
+        {
+            yield return new($"{Name}.FailurePolicy must be ReportAndContinue or FaultPipeline, but was {FailurePolicy}.", FailurePolicy);
+        }
+
+        if (TimeProvider is null)
+        {
+            yield return new($"{Name}.TimeProvider must not be null.", null, IsNull: true);
+        }
+    }
 }

@@ -119,7 +119,7 @@ public sealed class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IReceivableS
     internal LingerBatchBlock(LingerBatchBlockOptions options, bool holdUntilReleased, ITargetBlock<T>? consumer)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Internal.OptionsValidation.ValidateBatching(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions), nameof(options));
+        Internal.OptionsValidation.ThrowFirst(Internal.OptionsValidation.BatchingErrors(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions)), nameof(options));
         if (options.TimeProvider is null)
         {
             throw new ArgumentNullException(nameof(options), "LingerBatchBlockOptions.TimeProvider must not be null.");

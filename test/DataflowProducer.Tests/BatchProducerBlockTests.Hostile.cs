@@ -256,6 +256,26 @@ public partial class BatchProducerBlockTests
         }
     }
 
+    // A sink that tells the pipeline to dispose it at the end, as a factory's sink does; disposing it disposes what it owns.
+    private sealed class OwningSink(IBatchSink<int> inner, IAsyncDisposable owned) : IBatchSink<int>, IBatchSinkHooks<int>, IAsyncDisposable
+    {
+        public IReadOnlyList<KeyValuePair<string, object?>> TelemetryTags => [];
+
+        public string? DestinationName => null;
+
+        public bool DisposeWhenFinished => true;
+
+        public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<int> batch, CancellationToken cancellationToken) => inner.AcceptAsync(batch, cancellationToken);
+
+        public Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken) => inner.FlushAsync(timeout, cancellationToken);
+
+        public void OnOffered(int item)
+        {
+        }
+
+        public ValueTask DisposeAsync() => owned.DisposeAsync();
+    }
+
     private sealed class HostileDisposable(DisposalKind kind, ManualResetEventSlim release) : IAsyncDisposable
     {
         private int _disposals;
@@ -359,7 +379,7 @@ public partial class BatchProducerBlockTests
             _baseline = () => busy + (hostile?.BlockedThreads ?? 0) + ((owned as HostileDisposable)?.BlockedThreads ?? 0);
             TaskScheduler.UnobservedTaskException += OnUnobserved;
             Block = new BatchProducerBlock<int>(
-                sink,
+                owned is null ? sink : new OwningSink(sink, owned),
                 new BatchProducerOptions
                 {
                     BatchSize = 10,
@@ -371,8 +391,7 @@ public partial class BatchProducerBlockTests
                     TimeProvider = _time,
                 },
                 HandBack.Callbacks,
-                logger ?? _log,
-                ownedResource: owned is null ? null : () => owned);
+                logger ?? _log);
         }
 
         private readonly Microsoft.Extensions.Logging.Testing.FakeLogger<BatchProducerBlock<int>> _log = new();

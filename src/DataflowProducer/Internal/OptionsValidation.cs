@@ -3,29 +3,47 @@ using System.Threading.Tasks.Dataflow;
 
 namespace DataflowProducer.Internal;
 
-/// <summary>Argument checks shared by the blocks' constructors; every message names the setting and its value.</summary>
+/// <summary>One broken rule of an options class: the message names the setting and the value it had.</summary>
+internal readonly record struct OptionsError(string Message, object? ActualValue, bool IsNull = false)
+{
+    public ArgumentException ToException(string paramName) => IsNull
+        ? new ArgumentNullException(paramName, Message)
+        : new ArgumentOutOfRangeException(paramName, ActualValue, Message);
+}
+
+/// <summary>Argument checks shared by the blocks' constructors and the options' <c>Validate()</c>: every rule is
+/// checked, and every message names the setting and its value.</summary>
 internal static class OptionsValidation
 {
-    public static void ValidateBatching(int batchSize, TimeSpan linger, int boundedCapacity, string optionsName, string paramName)
+    public static IEnumerable<OptionsError> BatchingErrors(int batchSize, TimeSpan linger, int boundedCapacity, string optionsName)
     {
         if (batchSize < 1)
         {
-            throw new ArgumentOutOfRangeException(paramName, batchSize, $"{optionsName}.BatchSize must be at least 1, but was {Format(batchSize)}.");
+            yield return new($"{optionsName}.BatchSize must be at least 1, but was {Format(batchSize)}.", batchSize);
         }
 
         if (linger != Timeout.InfiniteTimeSpan && linger <= TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(paramName, linger, $"{optionsName}.Linger must be greater than zero or Timeout.InfiniteTimeSpan, but was {linger}.");
+            yield return new($"{optionsName}.Linger must be greater than zero or Timeout.InfiniteTimeSpan, but was {linger}.", linger);
         }
 
         if (linger != Timeout.InfiniteTimeSpan && linger.TotalMilliseconds > uint.MaxValue - 1)
         {
-            throw new ArgumentOutOfRangeException(paramName, linger, $"{optionsName}.Linger must be at most {TimeSpan.FromMilliseconds(uint.MaxValue - 1)}, but was {linger}.");
+            yield return new($"{optionsName}.Linger must be at most {TimeSpan.FromMilliseconds(uint.MaxValue - 1)}, but was {linger}.", linger);
         }
 
-        if (boundedCapacity != DataflowBlockOptions.Unbounded && boundedCapacity < batchSize)
+        if (batchSize >= 1 && boundedCapacity != DataflowBlockOptions.Unbounded && boundedCapacity < batchSize)
         {
-            throw new ArgumentOutOfRangeException(paramName, boundedCapacity, $"{optionsName}.BoundedCapacity must be DataflowBlockOptions.Unbounded (-1) or at least BatchSize ({Format(batchSize)}), but was {Format(boundedCapacity)}.");
+            yield return new($"{optionsName}.BoundedCapacity must be DataflowBlockOptions.Unbounded (-1) or at least BatchSize ({Format(batchSize)}), but was {Format(boundedCapacity)}.", boundedCapacity);
+        }
+    }
+
+    /// <summary>Throws the first error, as a constructor does.</summary>
+    public static void ThrowFirst(IEnumerable<OptionsError> errors, string paramName)
+    {
+        foreach (OptionsError error in errors)
+        {
+            throw error.ToException(paramName);
         }
     }
 
