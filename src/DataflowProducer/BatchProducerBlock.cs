@@ -43,7 +43,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     // (reporter or abort) does so with an Interlocked exchange, so no item is counted twice.
     private readonly IBatchSink<T> _sink;
     private readonly BatchProducerOptions _options;
-    private readonly BatchProducerCallbacks<T>? _callbacks;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly LingerBatchBlock<T> _batcher;
@@ -55,27 +54,19 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
     private readonly CancellationTokenRegistration _userCancellation;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object? _ownedResource;
-    private readonly object _handBackLock = new();
-    private readonly List<T> _abandonedItems = [];
-    private readonly List<KeyValuePair<T, Exception>> _failedItems = [];
     private readonly ProducerMetrics _metrics;
+    private readonly Ledger<T> _ledger;
     private readonly KeyValuePair<string, object?>[] _telemetryTags;
     private readonly TagList _tags;
     private readonly string _spanName;
     private readonly Action<T>? _onOffer;
 
     private long _batchSequence;
-    private long _batches;
-    private long _delivered;
-    private long _failed;
-    private long _abandoned;
-    private long _inFlight;
     private int _completeRequested;
     // 0 running, Aborted, or FinishedCleanly: whichever of Abort and the clean finish comes first wins.
     private int _state;
     private readonly TaskCompletionSource _aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _abortReason;
-    private Exception? _firstFailure;
     private PendingBatch? _accepting;
     private CancellationTokenSource? _drainTimeout;
     private Task? _flush;
@@ -114,7 +105,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
         _sink = sink;
         _options = options;
-        _callbacks = callbacks is null ? null : new BatchProducerCallbacks<T> { ItemFailed = callbacks.ItemFailed, ItemsAbandoned = callbacks.ItemsAbandoned };
         _logger = GuardedLogger.Wrap(logger);
         _timeProvider = options.TimeProvider;
         _ownedResource = hooks is { DisposeWhenFinished: true } ? sink : null;
@@ -135,6 +125,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             },
             holdUntilReleased: true,
             consumer: this);
+        _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags);
         _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });
         _link = _batcher.LinkTo(_producer, new DataflowLinkOptions { PropagateCompletion = true });
 
@@ -162,17 +153,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
     /// <summary>Returns a snapshot of the counts.</summary>
     /// <returns>The counts now. See <see cref="BatchProducerStatistics"/> for the invariants they keep.</returns>
-    public BatchProducerStatistics GetStatistics()
-    {
-        // Read outcomes before Accepted so a concurrent acceptance can only make Accepted larger, never smaller than
-        // the sum (the invariant Accepted >= Delivered + Failed + Abandoned + InFlight holds for every snapshot).
-        long delivered = Interlocked.Read(ref _delivered);
-        long failed = Interlocked.Read(ref _failed);
-        long abandoned = Interlocked.Read(ref _abandoned);
-        long inFlight = Interlocked.Read(ref _inFlight);
-        long batches = Interlocked.Read(ref _batches);
-        return new BatchProducerStatistics(_batcher.AcceptedCount, batches, delivered, failed, abandoned, inFlight);
-    }
+    public BatchProducerStatistics GetStatistics() => _ledger.Snapshot();
 
     /// <summary>Stops accepting items and drains: the open batch is sent at once, every outcome awaited, the sink
     /// flushed, all within <see cref="BatchProducerOptions.DrainTimeout"/>. Calling it again does nothing.</summary>
@@ -249,7 +230,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         // Visible in _accepting from the first moment until it is settled or in the channel, so that whoever
         // finishes the pipeline always finds an unsettled batch in one of the two.
         Volatile.Write(ref _accepting, pending);
-        ProducerMetrics.Add(_metrics.Accepted, batch.Length, Tags());
+        _ledger.CountAccepted(batch.Length);
         bool windowTaken = false;
         try
         {
@@ -268,11 +249,10 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
                 return;
             }
 
-            // In the sink's hands from here: a listener that blocks in StartSpan or AddInFlight is then treated like a
+            // In the sink's hands from here: a listener that blocks in StartSpan or a measurement is then treated like a
             // sink call that never returns.
             EnterSink(pending);
-            AddInFlight(batch.Length);
-            Interlocked.Increment(ref _batches);
+            _ledger.HandedOver(batch.Length);
             StartSpan(pending);
             Task<BatchResult>? acknowledgement;
             try
@@ -510,7 +490,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         // counts an item both as in flight and as delivered, failed or abandoned.
         if (wasInFlight)
         {
-            AddInFlight(-batch.Length);
+            _ledger.Settling(batch.Length);
         }
 
         result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult; a sink (or a substitute of one) must complete it with the batch's result, BatchResult.AllDelivered when every item was delivered."));
@@ -521,7 +501,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             if (result.Failed.Count == 0 && result.Abandoned.Count == 0)
             {
-                AddDelivered(batch.Length);
+                _ledger.Delivered(batch.Length);
                 return;
             }
 
@@ -535,16 +515,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
                 failed++;
                 batchError ??= failure.Error;
-                Log.ItemFailed(_logger, failure.Error, pending.Number, failure.Index);
-                Interlocked.CompareExchange(ref _firstFailure, failure.Error, null);
-                lock (_handBackLock)
-                {
-                    _failedItems.Add(new(batch[failure.Index], failure.Error));
-                }
-
-                Interlocked.Increment(ref _failed);
-                ProducerMetrics.Add(_metrics.Failed, 1, Tags(new(TelemetryNames.ErrorTypeTag, failure.Error.GetType().Name)));
-                Invoke(_callbacks?.ItemFailed, batch[failure.Index], failure.Error);
+                _ledger.Failed(batch[failure.Index], failure.Error, pending.Number, failure.Index);
             }
 
             List<T>? lost = null;
@@ -563,12 +534,12 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             if (lost is not null)
             {
                 abandoned = lost.Count;
-                Abandon(lost, IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
+                _ledger.Abandoned(lost, IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
             }
 
             // Items neither failed nor abandoned were delivered. Out-of-range indexes are logged and ignored, so a
             // faulty sink cannot make the counts disagree.
-            AddDelivered(batch.Length - failed - abandoned);
+            _ledger.Delivered(batch.Length - failed - abandoned);
         }
         finally
         {
@@ -583,7 +554,7 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             // the window, would reach the sink after the failure that should have stopped the pipeline.
             if (failed > 0 && _options.FailurePolicy == FailurePolicy.FaultPipeline)
             {
-                Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _firstFailure), "an item failed under FailurePolicy.FaultPipeline");
+                Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _ledger.FirstFailure), "an item failed under FailurePolicy.FaultPipeline");
             }
 
             pending.MarkSettled();
@@ -605,11 +576,11 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         {
             if (wasInFlight)
             {
-                AddInFlight(-pending.Batch.Length);
+                _ledger.Settling(pending.Batch.Length);
                 EndSpan(pending, "abandoned", reason);
             }
 
-            Abandon(pending.Batch, reason);
+            _ledger.Abandoned(pending.Batch, reason);
         }
         finally
         {
@@ -703,8 +674,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             if (dropped.Count > 0)
             {
                 // Never batched, so never counted as accepted by the metrics yet.
-                ProducerMetrics.Add(_metrics.Accepted, dropped.Count, Tags());
-                Abandon(dropped, reason);
+                _ledger.CountAccepted(dropped.Count);
+                _ledger.Abandoned(dropped, reason);
             }
 
             // The batch the produce stage still holds: inside a sink call that ignored cancellation past the settle
@@ -755,14 +726,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             return;
         }
 
-        KeyValuePair<T, Exception>[] failedItems;
-        T[] abandonedItems;
-        lock (_handBackLock)
-        {
-            failedItems = [.. _failedItems];
-            abandonedItems = [.. _abandonedItems];
-        }
-
         string message = s.Failed == 0 && s.Abandoned == 0
             ? string.Create(CultureInfo.InvariantCulture, $"Every accepted item was delivered ({s.Accepted} accepted, {s.Delivered} delivered, {s.Batches} batches), but the pipeline did not finish cleanly.")
             : string.Create(CultureInfo.InvariantCulture, $"Not every item was delivered: {s.Accepted} accepted, {s.Delivered} delivered, {s.Failed} failed, {s.Abandoned} abandoned ({s.Batches} batches).");
@@ -771,8 +734,8 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
             message += " " + AbortReason.Message;
         }
 
-        Exception? inner = aborted ? AbortReason : _firstFailure;
-        _completion.TrySetException(new BatchProducerException<T>(message, inner, failedItems, abandonedItems) { Statistics = s });
+        Exception? inner = aborted ? AbortReason : _ledger.FirstFailure;
+        _completion.TrySetException(_ledger.ToException(message, inner, s));
     }
 
     // At the end of an aborted pipeline: a batch whose acknowledgement has come is reported as the sink said; one
@@ -814,34 +777,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         }
     }
 
-    private void Abandon(IReadOnlyList<T> items, Exception reason)
-    {
-        if (items.Count == 0)
-        {
-            return;
-        }
-
-        lock (_handBackLock)
-        {
-            _abandonedItems.AddRange(items);
-        }
-
-        Interlocked.Add(ref _abandoned, items.Count);
-        ProducerMetrics.Add(_metrics.Abandoned, items.Count, Tags());
-        Log.ItemsAbandoned(_logger, items.Count, reason.Message);
-        if (_callbacks?.ItemsAbandoned is { } callback)
-        {
-            try
-            {
-                callback(items, reason);
-            }
-            catch (Exception ex)
-            {
-                Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemsAbandoned));
-            }
-        }
-    }
-
     private static KeyValuePair<string, object?>[] TelemetryTagsFor(BatchProducerOptions options, IReadOnlyList<KeyValuePair<string, object?>>? sinkTags)
     {
         var tags = new List<KeyValuePair<string, object?>>();
@@ -860,28 +795,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
 
     // The same tags on every measurement, built once; a copy of the struct is cheap.
     private TagList Tags() => _tags;
-
-    private TagList Tags(KeyValuePair<string, object?> extra)
-    {
-        TagList tags = _tags;
-        tags.Add(extra);
-        return tags;
-    }
-
-    private void AddInFlight(long delta)
-    {
-        Interlocked.Add(ref _inFlight, delta);
-        ProducerMetrics.Add(_metrics.InFlight, delta, Tags());
-    }
-
-    private void AddDelivered(long count)
-    {
-        Interlocked.Add(ref _delivered, count);
-        if (count > 0)
-        {
-            ProducerMetrics.Add(_metrics.Delivered, count, Tags());
-        }
-    }
 
     // One span per batch, from the hand-over to the sink until its outcome is known. The sink runs with it as the
     // current activity, so a sink can add its own tags or child spans.
@@ -945,23 +858,6 @@ public sealed class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDisposable
         catch (Exception)
         {
             // A listener's ActivityStopped threw: the span is lost, nothing else.
-        }
-    }
-
-    private void Invoke(Action<T, Exception>? callback, T item, Exception error)
-    {
-        if (callback is null)
-        {
-            return;
-        }
-
-        try
-        {
-            callback(item, error);
-        }
-        catch (Exception ex)
-        {
-            Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemFailed));
         }
     }
 
