@@ -30,7 +30,7 @@ public class PipelineOverheadBenchmarks
     public async Task<long> BatchBlockToActionBlock()
     {
         long sent = 0;
-        var batcher = new BatchBlock<object>(BatchSize, new GroupingDataflowBlockOptions { BoundedCapacity = BatchProducerOptions.DefaultBoundedCapacity });
+        var batcher = new BatchBlock<object>(BatchSize, new GroupingDataflowBlockOptions { BoundedCapacity = new BatchProducerOptions().BoundedCapacity });
         var send = new ActionBlock<object[]>(batch => sent += batch.Length, new ExecutionDataflowBlockOptions { BoundedCapacity = 1 });
         batcher.LinkTo(send, new DataflowLinkOptions { PropagateCompletion = true });
         foreach (object item in _items)

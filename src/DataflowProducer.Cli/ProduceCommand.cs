@@ -10,6 +10,9 @@ namespace DataflowProducer.Cli;
 /// <summary>The <c>produce</c> command: its options, their validation, and the hand-over to <see cref="ProduceJob"/>.</summary>
 internal static class ProduceCommand
 {
+    // The pipeline's own defaults, read from a fresh options instance: the core keeps its defaults internal.
+    private static readonly BatchProducerOptions PipelineDefaults = new();
+
     private const string Description =
         """
         Produce records to a Kafka topic through the batching pipeline, then print a summary.
@@ -39,11 +42,11 @@ internal static class ProduceCommand
         var properties = new Option<string[]>("-X", "--property") { Description = "A librdkafka setting passed through as it is, repeatable (e.g. -X acks=all -X compression.type=lz4). Secret values are never printed.", HelpName = "KEY=VALUE", AllowMultipleArgumentsPerToken = false };
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the topic created on the embedded cluster. Default: 4, or more when the input is known to be larger than 4 partitions of the mock cluster hold (about 5 MB each).", HelpName = "N" };
         var verify = new Option<bool>("--verify") { Description = "Afterwards, read the topic back and check the count and a content digest against what was delivered." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Records per batch.", DefaultValueFactory = _ => BatchProducerOptions.DefaultBatchSize };
-        var linger = new Option<int>("--linger") { Description = "Milliseconds the first record of a batch waits for the batch to fill; -1 for count-only batching.", DefaultValueFactory = _ => (int)BatchProducerOptions.DefaultLinger.TotalMilliseconds, HelpName = "MS" };
-        var maxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => BatchProducerOptions.DefaultMaxInFlightBatches };
-        var boundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => BatchProducerOptions.DefaultBoundedCapacity };
-        var drainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)BatchProducerOptions.DefaultDrainTimeout.TotalMilliseconds, HelpName = "MS" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Records per batch.", DefaultValueFactory = _ => PipelineDefaults.BatchSize };
+        var linger = new Option<int>("--linger") { Description = "Milliseconds the first record of a batch waits for the batch to fill; -1 for count-only batching.", DefaultValueFactory = _ => (int)PipelineDefaults.Linger.TotalMilliseconds, HelpName = "MS" };
+        var maxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => PipelineDefaults.MaxInFlightBatches };
+        var boundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => PipelineDefaults.BoundedCapacity };
+        var drainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)PipelineDefaults.DrainTimeout.TotalMilliseconds, HelpName = "MS" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
         var json = new Option<bool>("--json") { Description = "Print the summary on standard output as one JSON object instead of the SUMMARY line." };
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (it counts as failed) instead of reporting it and going on." };
@@ -123,8 +126,8 @@ internal static class ProduceCommand
                 r.AddError("--key-field needs --format jsonl or csv: plain lines have no fields.");
             }
 
-            int capacity = Value(r, boundedCapacity, BatchProducerOptions.DefaultBoundedCapacity);
-            int batch = Value(r, batchSize, BatchProducerOptions.DefaultBatchSize);
+            int capacity = Value(r, boundedCapacity, PipelineDefaults.BoundedCapacity);
+            int batch = Value(r, batchSize, PipelineDefaults.BatchSize);
             if (capacity != -1 && batch > capacity)
             {
                 r.AddError(string.Create(CultureInfo.InvariantCulture, $"--batch-size ({batch}) must not exceed --bounded-capacity ({capacity})."));

@@ -21,30 +21,33 @@ namespace DataflowProducer.Hosting;
 /// </remarks>
 public sealed class KafkaProducerBlockOptions : IValidatableObject
 {
+    // The pipeline's own defaults, read from a fresh options instance: the core keeps its defaults internal.
+    private static readonly BatchProducerOptions PipelineDefaults = new();
+
     /// <summary>Gets or sets the topic for records that do not name one.</summary>
     /// <value>The default is null: every record must name its topic.</value>
     public string? DefaultTopic { get; set; }
 
     /// <summary>Gets or sets the largest number of records in one batch.</summary>
-    /// <value>At least 1. The default is <see cref="BatchProducerOptions.DefaultBatchSize"/> (1000).</value>
-    public int BatchSize { get; set; } = BatchProducerOptions.DefaultBatchSize;
+    /// <value>At least 1. The default is 1000.</value>
+    public int BatchSize { get; set; } = PipelineDefaults.BatchSize;
 
     /// <summary>Gets or sets the maximum age of the oldest record of the open batch.</summary>
     /// <value>Greater than zero, or -00:00:00.001 (infinite) for count-only batching. The default is 50 ms.</value>
-    public TimeSpan Linger { get; set; } = BatchProducerOptions.DefaultLinger;
+    public TimeSpan Linger { get; set; } = PipelineDefaults.Linger;
 
     /// <summary>Gets or sets the most records held by the pipeline at once.</summary>
     /// <value>At least <see cref="BatchSize"/>, or -1 for unbounded. The default is 100,000.</value>
-    public int BoundedCapacity { get; set; } = BatchProducerOptions.DefaultBoundedCapacity;
+    public int BoundedCapacity { get; set; } = PipelineDefaults.BoundedCapacity;
 
     /// <summary>Gets or sets how many batches may be awaiting acknowledgement at once.</summary>
     /// <value>At least 1. The default is 8.</value>
-    public int MaxInFlightBatches { get; set; } = BatchProducerOptions.DefaultMaxInFlightBatches;
+    public int MaxInFlightBatches { get; set; } = PipelineDefaults.MaxInFlightBatches;
 
     /// <summary>Gets or sets how long the drain may take on shutdown, on top of which the host's own shutdown timeout
     /// applies (whichever ends first).</summary>
     /// <value>Zero or more, or infinite. The default is 30 s.</value>
-    public TimeSpan DrainTimeout { get; set; } = BatchProducerOptions.DefaultDrainTimeout;
+    public TimeSpan DrainTimeout { get; set; } = PipelineDefaults.DrainTimeout;
 
     /// <summary>Gets or sets what happens when a record fails.</summary>
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>

@@ -10,47 +10,32 @@ namespace DataflowProducer;
 /// </summary>
 public sealed class BatchProducerOptions
 {
-    /// <summary>The default for <see cref="BatchSize"/>: 1000 items.</summary>
-    public const int DefaultBatchSize = 1000;
-
-    /// <summary>The default for <see cref="BoundedCapacity"/>: 100,000 items.</summary>
-    public const int DefaultBoundedCapacity = 100_000;
-
-    /// <summary>The default for <see cref="MaxInFlightBatches"/>: 8 batches.</summary>
-    public const int DefaultMaxInFlightBatches = 8;
-
-    /// <summary>The default for <see cref="Linger"/>: 50 milliseconds.</summary>
-    public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(50);
-
-    /// <summary>The default for <see cref="DrainTimeout"/>: 30 seconds.</summary>
-    public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(30);
-
     /// <summary>Gets or sets the largest number of items in one batch.</summary>
     /// <value>At least 1, and no more than <see cref="BoundedCapacity"/> when that is bounded: a batch must fit in what
-    /// the block may hold, so a larger batch needs a larger capacity too. The default is <see cref="DefaultBatchSize"/> (1000).</value>
-    public int BatchSize { get; set; } = DefaultBatchSize;
+    /// the block may hold, so a larger batch needs a larger capacity too. The default is 1000.</value>
+    public int BatchSize { get; set; } = Defaults.BatchSize;
 
     /// <summary>Gets or sets the longest time the oldest item of the open batch waits before the batch is sent
     /// (Kafka's <c>linger.ms</c>: measured from the first item of the batch, never extended).</summary>
     /// <value>Greater than zero, or <see cref="Timeout.InfiniteTimeSpan"/> for count-only batching.
-    /// The default is <see cref="DefaultLinger"/> (50 ms).</value>
-    public TimeSpan Linger { get; set; } = DefaultLinger;
+    /// The default is 50 ms.</value>
+    public TimeSpan Linger { get; set; } = Defaults.Linger;
 
     /// <summary>Gets or sets the most items held at once over the whole pipeline: accepted items whose outcome is not
     /// yet known, whether they are being batched, waiting for the sink, or in flight.</summary>
     /// <value>At least <see cref="BatchSize"/>, or <see cref="DataflowBlockOptions.Unbounded"/> (-1).
-    /// The default is <see cref="DefaultBoundedCapacity"/> (100,000).</value>
+    /// The default is 100,000.</value>
     /// <remarks>When full, <c>SendAsync</c> waits and <c>Post</c> returns false.</remarks>
-    public int BoundedCapacity { get; set; } = DefaultBoundedCapacity;
+    public int BoundedCapacity { get; set; } = Defaults.BoundedCapacity;
 
     /// <summary>Gets or sets how many batches may be accepted by the sink and not yet acknowledged.</summary>
-    /// <value>At least 1. The default is <see cref="DefaultMaxInFlightBatches"/> (8).</value>
-    public int MaxInFlightBatches { get; set; } = DefaultMaxInFlightBatches;
+    /// <value>At least 1. The default is 8.</value>
+    public int MaxInFlightBatches { get; set; } = Defaults.MaxInFlightBatches;
 
     /// <summary>Gets or sets how long, after <c>Complete()</c> or <c>DisposeAsync()</c>, the pipeline may take to
     /// deliver what it holds and flush the sink. What is still unknown then is abandoned and handed back.</summary>
-    /// <value>Zero or more, or <see cref="Timeout.InfiniteTimeSpan"/>. The default is <see cref="DefaultDrainTimeout"/> (30 s).</value>
-    public TimeSpan DrainTimeout { get; set; } = DefaultDrainTimeout;
+    /// <value>Zero or more, or <see cref="Timeout.InfiniteTimeSpan"/>. The default is 30 s.</value>
+    public TimeSpan DrainTimeout { get; set; } = Defaults.DrainTimeout;
 
     /// <summary>Gets or sets what happens when an item fails.</summary>
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>

@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Dataflow;
+using DataflowProducer.Internal;
 
 namespace DataflowProducer;
 
@@ -8,26 +9,20 @@ namespace DataflowProducer;
 /// </summary>
 public sealed class LingerBatchBlockOptions
 {
-    /// <summary>The default for <see cref="BatchSize"/>: 1000 items.</summary>
-    public const int DefaultBatchSize = 1000;
-
-    /// <summary>The default for <see cref="Linger"/>: 50 milliseconds.</summary>
-    public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(50);
-
     /// <summary>Gets or sets the largest number of items in one batch.</summary>
     /// <value>At least 1, and no more than <see cref="BoundedCapacity"/> when that is bounded: a batch must fit in what
-    /// the block may hold, so a larger batch needs a larger capacity too. The default is <see cref="DefaultBatchSize"/> (1000).</value>
+    /// the block may hold, so a larger batch needs a larger capacity too. The default is 1000.</value>
     /// <remarks>A batch is emitted, in the same call that adds its last item, as soon as it holds this many items.
     /// With a batch size of 1 every item is its own batch and no timer is ever used.</remarks>
-    public int BatchSize { get; set; } = DefaultBatchSize;
+    public int BatchSize { get; set; } = Defaults.BatchSize;
 
     /// <summary>Gets or sets the longest time the oldest item of the open batch waits before the batch is emitted.</summary>
     /// <value>Greater than zero, or <see cref="Timeout.InfiniteTimeSpan"/> for count-only batching.
-    /// The default is <see cref="DefaultLinger"/> (50 ms).</value>
+    /// The default is 50 ms.</value>
     /// <remarks>This is Kafka's <c>linger.ms</c>: a maximum age measured from the item that opened the batch, not a
     /// debounce. Later items never move the deadline, so a steady trickle still produces a batch at least every
     /// <see cref="Linger"/>.</remarks>
-    public TimeSpan Linger { get; set; } = DefaultLinger;
+    public TimeSpan Linger { get; set; } = Defaults.Linger;
 
     /// <summary>Gets or sets the most items the block holds at once: the open batch plus emitted batches that no
     /// target has taken yet.</summary>
