@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Threading.Tasks.Dataflow;
+
+namespace DataflowProducer;
+
+// The target side: accepting offered items (DESIGN §4.6 backpressure as BoundedCapacity, §4.19 message headers),
+// postponing offers while full and taking them later in the order they were made, and giving postponed offers back
+// when the block stops accepting.
+public sealed partial class LingerBatchBlock<T>
+{
+    DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
+    {
+        ThrowIfInvalid(messageHeader);
+        if (source is null && consumeToAccept)
+        {
+            throw new ArgumentException("consumeToAccept requires a source.", nameof(consumeToAccept));
+        }
+
+        bool startOffer;
+        lock (_lock)
+        {
+            if (_declining)
+            {
+                return DataflowMessageStatus.DecliningPermanently;
+            }
+
+            if (!HasRoom() || _postponed.Count > 0 || _takingPostponed)
+            {
+                // Full, or earlier offers are still waiting: taking this one now would overtake them.
+                if (source is null)
+                {
+                    return DataflowMessageStatus.Declined;
+                }
+
+                _postponed.Enqueue(new(source, messageHeader));
+                return DataflowMessageStatus.Postponed;
+            }
+
+            if (consumeToAccept)
+            {
+                // Hold the room while the item is fetched outside the lock.
+                _held++;
+                _pendingConsumes++;
+                startOffer = false;
+            }
+            else
+            {
+                startOffer = Add(messageValue);
+            }
+        }
+
+        if (consumeToAccept)
+        {
+            T? consumed;
+            bool ok;
+            bool done;
+            try
+            {
+                consumed = source!.ConsumeMessage(messageHeader, _consumer, out ok);
+            }
+            catch
+            {
+                // Give the room back (and let an abort that is waiting for this consume finish), then let the
+                // source see its own exception.
+                lock (_lock)
+                {
+                    _held--;
+                    _pendingConsumes--;
+                    done = TryMarkCompleted();
+                }
+
+                if (done)
+                {
+                    Finish();
+                }
+
+                throw;
+            }
+
+            lock (_lock)
+            {
+                _held--;
+                _pendingConsumes--;
+                startOffer = ok && AddAfterConsume(consumed!);
+                done = TryMarkCompleted();
+            }
+
+            if (done)
+            {
+                Finish();
+            }
+
+            if (!ok)
+            {
+                return DataflowMessageStatus.NotAvailable;
+            }
+        }
+
+        if (startOffer)
+        {
+            StartOffering();
+        }
+
+        return DataflowMessageStatus.Accepted;
+    }
+
+    // An item fetched with ConsumeMessage was accepted before Complete(); if the block has since started declining,
+    // it still belongs in a batch, and that batch must go out now because nobody will trigger it later.
+    private bool AddAfterConsume(T item)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        if (_aborted)
+        {
+            // Faulted or canceled while the item was being fetched: the source already gave it up, so it was accepted
+            // and is dropped like the rest, before Completion finishes (the abort waits for pending consumes).
+            _acceptedCount++;
+            _dropped.Add(item);
+            return false;
+        }
+
+        bool emitted = Add(item);
+        return _declining ? CloseOpenBatch() | emitted : emitted;
+    }
+
+    private bool HasRoom()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        return _boundedCapacity < 0 || _held < _boundedCapacity;
+    }
+
+    private List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? TakePostponed()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        if (_postponed.Count == 0)
+        {
+            return null;
+        }
+
+        var list = new List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>(_postponed);
+        _postponed.Clear();
+        return list;
+    }
+
+    // Tells each postponed source that its message will not be taken: reserving and releasing is how a target
+    // gives a postponed message back (SendAsync then completes with false).
+    private void ReleasePostponed(List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? postponed)
+    {
+        if (postponed is null)
+        {
+            return;
+        }
+
+        foreach (var (source, header) in postponed)
+        {
+            try
+            {
+                if (source.ReserveMessage(header, _consumer))
+                {
+                    source.ReleaseReservation(header, _consumer);
+                }
+            }
+            catch (Exception)
+            {
+                // The source is gone, already gave the message to another target, or is broken: nothing to release.
+                // Whatever it threw, this block still completes (a source is user code, DESIGN 4.14).
+            }
+        }
+    }
+
+    private void StartTakingPostponed()
+    {
+        lock (_lock)
+        {
+            if (_takingPostponed || _postponed.Count == 0 || _declining || !HasRoom())
+            {
+                return;
+            }
+
+            _takingPostponed = true;
+        }
+
+        Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).TakePostponedLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+    }
+
+    private void TakePostponedLoop()
+    {
+        while (true)
+        {
+            KeyValuePair<ISourceBlock<T>, DataflowMessageHeader> next;
+            bool done;
+            lock (_lock)
+            {
+                if (_declining || _postponed.Count == 0 || !HasRoom())
+                {
+                    _takingPostponed = false;
+                    done = TryMarkCompleted();
+                    goto Exit;
+                }
+
+                next = _postponed.Dequeue();
+                _held++;
+                _pendingConsumes++;
+            }
+
+            T? item;
+            bool consumed;
+            try
+            {
+                item = next.Key.ConsumeMessage(next.Value, _consumer, out consumed);
+            }
+            catch (Exception ex)
+            {
+                lock (_lock)
+                {
+                    _held--;
+                    _pendingConsumes--;
+                    _takingPostponed = false;
+                }
+
+                Abort(ex, canceled: false);
+                return;
+            }
+
+            bool startOffer = false;
+            lock (_lock)
+            {
+                _held--;
+                _pendingConsumes--;
+                if (consumed)
+                {
+                    startOffer = AddAfterConsume(item!);
+                }
+            }
+
+            if (startOffer)
+            {
+                StartOffering();
+            }
+
+            continue;
+
+        Exit:
+            if (done)
+            {
+                Finish();
+            }
+
+            return;
+        }
+    }
+}
