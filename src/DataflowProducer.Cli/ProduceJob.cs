@@ -1,41 +1,36 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Cli.Input;
 using DataflowProducer.Cli.Kafka;
 using DataflowProducer.Cli.Output;
 using DataflowProducer.Cli.Verification;
 using DataflowProducer.Kafka;
-using DataflowProducer.Testing;
 
 namespace DataflowProducer.Cli;
 
 /// <summary>One run of <c>produce</c>: input → <see cref="BatchProducerBlock{T}"/> over Kafka → summary.</summary>
 /// <remarks>
-/// <para>One loop reads the input and sends each record to the block in input order; the block batches them, keeps
-/// batches in order, and the producer is idempotent (by default), so records keep their input order per key.</para>
-/// <para>Shutdown: the first signal cancels the read (a read waiting on standard input is left behind), then the
-/// block is completed and drained as after the end of the input. The second faults the block: it stops at once and
-/// hands back, through <see cref="BatchProducerCallbacks{T}.ItemsAbandoned"/>, every record not yet delivered.</para>
+/// <para>One loop (<see cref="InputPump"/>) reads the input and sends each record to the block in input order; the
+/// block batches them, keeps batches in order, and the producer is idempotent (by default), so records keep their
+/// input order per key.</para>
+/// <para>Shutdown (<see cref="ShutdownResponse"/>): the first signal cancels the read (a read waiting on standard
+/// input is left behind), then the block is completed and drained as after the end of the input. The second faults
+/// the block: it stops at once and hands back, through <see cref="BatchProducerCallbacks{T}.ItemsAbandoned"/>, every
+/// record not yet delivered.</para>
+/// <para>The run's parts: <see cref="InputOpener"/>, <see cref="EmbeddedCluster"/>, <see cref="PipelineCallbacks"/>,
+/// <see cref="AbandonedRecordsWriter"/>, <see cref="VerificationVerdict"/>; the exit code is
+/// <see cref="ExitCodes.For"/> of the <see cref="RunOutcome"/>.</para>
 /// </remarks>
 internal sealed class ProduceJob
 {
-    private const int MaxReportedMalformed = 1000;
-    private const int MaxReportedFailures = 20;
-
     private readonly ProduceSettings _settings;
     private readonly CliConsole _console;
     private readonly Reporter _reporter;
     private readonly ContentDigest? _sent;
-    private readonly Lock _abandonedLock = new();
-    private readonly List<byte[]> _abandonedValues = [];
-    private long _malformed;
-    private long _refused;
-    private long _reportedFailures;
+    private readonly AbandonedRecordsWriter _abandoned;
     private bool _pipelineStarted;
-    private bool _abortRequested;
     private bool _unexpectedError;
 
     public ProduceJob(ProduceSettings settings, CliConsole console)
@@ -44,15 +39,7 @@ internal sealed class ProduceJob
         _console = console;
         _reporter = new Reporter(console.Error, console.IsErrorTerminal, settings.Quiet);
         _sent = settings.Verify ? new ContentDigest() : null;
-    }
-
-    private enum InputEnd
-    {
-        EndOfInput,
-        Stopped,
-        StrictStop,
-        Refused,
-        Failed,
+        _abandoned = new AbandonedRecordsWriter(settings.AbandonedFile, _reporter);
     }
 
     public async Task<int> RunAsync()
@@ -74,7 +61,7 @@ internal sealed class ProduceJob
     private async Task<int> SetUpAndProduceAsync()
     {
         ShutdownSignal shutdown = _console.Shutdown;
-        RecordReader? reader = await OpenInputAsync(shutdown.Stopping).ConfigureAwait(false);
+        RecordReader? reader = await InputOpener.OpenAsync(_settings, _console, _reporter, shutdown.Stopping).ConfigureAwait(false);
         if (reader is null)
         {
             return ExitCodes.BadArguments;
@@ -82,7 +69,7 @@ internal sealed class ProduceJob
 
         await using (reader.ConfigureAwait(false))
         {
-            using MockKafkaCluster? cluster = _settings.BootstrapServers is null ? StartEmbeddedCluster() : null;
+            using EmbeddedCluster? cluster = _settings.BootstrapServers is null ? EmbeddedCluster.Start(_settings, _reporter) : null;
             string servers = _settings.BootstrapServers ?? cluster!.BootstrapServers;
             ProducerConfig config = _settings.ClientProperties.ToProducerConfig(servers);
             if (_settings.ShowConfig)
@@ -90,22 +77,8 @@ internal sealed class ProduceJob
                 _reporter.Line(ClientProperties.Describe(config));
             }
 
-            BatchProducerBlock<KafkaRecord<byte[]?, byte[]>> block;
-            try
+            if (CreatePipeline(config) is not { } block)
             {
-                block = KafkaProducerBlock.Create(
-                    config,
-                    new KafkaSinkOptions<byte[]?, byte[]> { DefaultTopic = _settings.Topic },
-                    _settings.Pipeline,
-                    new BatchProducerCallbacks<KafkaRecord<byte[]?, byte[]>> { ItemFailed = OnFailed, ItemsAbandoned = OnAbandoned },
-                    new ReporterLoggerFactory(_reporter));
-            }
-            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
-            {
-                // The sink throws ArgumentException for a setting librdkafka rejects (the topic name was checked while
-                // parsing), Confluent's builder InvalidOperationException for some others; the message names the setting.
-                string message = ex is ArgumentException { ParamName: { } parameter } ? ex.Message.Replace($" (Parameter '{parameter}')", string.Empty, StringComparison.Ordinal) : ex.Message;
-                _reporter.Line($"error: the Kafka producer could not be set up: {message}");
                 return ExitCodes.BadArguments;
             }
 
@@ -123,7 +96,7 @@ internal sealed class ProduceJob
                 {
                     _reporter.Line($"error: --verify cannot read topic '{_settings.Topic}': {ex.Message}");
                     await block.DisposeAsync().ConfigureAwait(false);
-                    await ReportAsync(Summary.Nothing, [("input", "not read"), ("verify", "FAILED: the topic cannot be read")]).ConfigureAwait(false);
+                    await ReportAsync(Summary.Nothing, [("input", "not read"), ("verify", VerificationVerdict.CannotStart.Text)]).ConfigureAwait(false);
                     return ExitCodes.VerificationFailed;
                 }
             }
@@ -136,6 +109,29 @@ internal sealed class ProduceJob
         }
     }
 
+    // Null when the Kafka sink rejects the configuration (reported: bad arguments, nothing was started).
+    private BatchProducerBlock<KafkaRecord<byte[]?, byte[]>>? CreatePipeline(ProducerConfig config)
+    {
+        try
+        {
+            return KafkaProducerBlock.Create(
+                config,
+                new KafkaSinkOptions<byte[]?, byte[]> { DefaultTopic = _settings.Topic },
+                _settings.Pipeline,
+                new PipelineCallbacks(_reporter, _sent, _abandoned).ToCallbacks(),
+                new ReporterLoggerFactory(_reporter));
+        }
+        catch (ArgumentException ex)
+        {
+            // The sink throws ArgumentException for a setting the client rejects, naming the key as the user wrote it
+            // (-X acks=..., not the client's request.required.acks), and for a bad pipeline option; the topic name
+            // was checked while parsing. The .NET parameter name it appends means nothing on the command line.
+            string message = ex.ParamName is { } parameter ? ex.Message.Replace($" (Parameter '{parameter}')", string.Empty, StringComparison.Ordinal) : ex.Message;
+            _reporter.Line($"error: the Kafka producer could not be set up: {message}");
+            return null;
+        }
+    }
+
     // From here on, whatever goes wrong, what was accepted is drained and the summary printed: every step that can
     // throw is guarded, and an unexpected error only stops reading and decides the exit code.
     private async Task<int> ProduceAsync(
@@ -145,25 +141,17 @@ internal sealed class ProduceJob
         RecordReader reader)
     {
         var stopwatch = Stopwatch.StartNew();
+        var pump = new InputPump(reader, block, _settings.Strict, _reporter, _sent, _abandoned);
         InputEnd end;
         Exception? completionError = null;
-        using (shutdown.Stopping.Register(() => _reporter.Line(StoppingMessage(shutdown.FirstSignal))))
-        using (shutdown.Aborting.Register(() =>
+        var response = new ShutdownResponse(shutdown, _reporter, block);
+        using (response)
         {
-            // A second signal after the pipeline finished aborts nothing (it may cancel --verify).
-            if (!block.Completion.IsCompleted)
-            {
-                Volatile.Write(ref _abortRequested, true);
-                _reporter.Line(AbortingMessage(shutdown.SecondSignal));
-                ((IDataflowBlock)block).Fault(new OperationCanceledException($"Aborted by a second {ShutdownSignal.Describe(shutdown.SecondSignal)}."));
-            }
-        }))
-        {
-            await using (Progress.Start(_reporter, () => DescribeProgress(block.GetStatistics(), stopwatch.Elapsed), TimeProvider.System).ConfigureAwait(false))
+            await using (Progress.Start(_reporter, () => DescribeProgress(block.GetStatistics(), pump.Malformed, stopwatch.Elapsed), TimeProvider.System).ConfigureAwait(false))
             {
                 try
                 {
-                    end = await PumpAsync(reader, block, shutdown.Stopping).ConfigureAwait(false);
+                    end = await pump.RunAsync(shutdown.Stopping).ConfigureAwait(false);
                 }
 #pragma warning disable CA1031 // The input broke (an I/O error, a bug): stop reading, and still drain what was accepted.
                 catch (Exception ex)
@@ -194,8 +182,8 @@ internal sealed class ProduceJob
 
         stopwatch.Stop();
         BatchProducerStatistics stats = block.GetStatistics();
-        long malformed = Interlocked.Read(ref _malformed);
-        long refused = Interlocked.Read(ref _refused);
+        long malformed = pump.Malformed;
+        long refused = pump.Refused;
         var summary = new Summary(
             stats.Accepted + malformed + refused,
             stats.Delivered,
@@ -214,14 +202,16 @@ internal sealed class ProduceJob
             rows.Add(("malformed", $"{Summary.Count(malformed)} line(s), counted as failed"));
         }
 
-        await WriteAbandonedFileAsync(rows).ConfigureAwait(false);
+        if (await _abandoned.WriteAsync().ConfigureAwait(false) is { } abandonedRow)
+        {
+            rows.Add(abandonedRow);
+        }
 
-        bool verifyFailed = false;
-        bool verifyCanceled = false;
+        VerificationVerdict? verdict = null;
         if (verifier is not null)
         {
-            (verifyFailed, verifyCanceled, string verdict) = await VerifyAsync(verifier, summary, shutdown).ConfigureAwait(false);
-            rows.Add(("verify", verdict));
+            verdict = await VerificationVerdict.ReachAsync(verifier, _sent!, summary.Abandoned, shutdown, _reporter).ConfigureAwait(false);
+            rows.Add(("verify", verdict.Text));
         }
 
         await ReportAsync(summary, rows).ConfigureAwait(false);
@@ -231,30 +221,13 @@ internal sealed class ProduceJob
             Failed = summary.Failed,
             Abandoned = summary.Abandoned,
             StoppedBy = end == InputEnd.Stopped ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
-            AbortRequested = Volatile.Read(ref _abortRequested) || end == InputEnd.Refused,
+            AbortRequested = response.AbortRequested || end == InputEnd.Refused,
             CompletionError = completionError,
             UnexpectedError = Volatile.Read(ref _unexpectedError),
-            VerificationCanceled = verifyCanceled,
-            VerificationFailed = verifyFailed,
+            VerificationCanceled = verdict?.Canceled ?? false,
+            VerificationFailed = verdict?.Failed ?? false,
         });
     }
-
-    /// <summary>What the tool says on the first signal.</summary>
-    /// <param name="signal">The signal received.</param>
-    /// <returns>The message.</returns>
-    internal static string StoppingMessage(PosixSignal? signal) =>
-        $"Stopping on {ShutdownSignal.Describe(signal)}: no more input is read; draining what was accepted. " + signal switch
-        {
-            PosixSignal.SIGINT => "Press Ctrl+C again to abort.",
-            null => "Send the signal again to abort.",
-            { } other => $"Send {other} again to abort.",
-        };
-
-    /// <summary>What the tool says on the second signal.</summary>
-    /// <param name="signal">The signal received.</param>
-    /// <returns>The message.</returns>
-    internal static string AbortingMessage(PosixSignal? signal) =>
-        $"Aborting on a second {ShutdownSignal.Describe(signal)}: records not yet delivered are abandoned.";
 
     private void ReportUnexpected(Exception error, string what, string then)
     {
@@ -269,253 +242,6 @@ internal sealed class ProduceJob
         await _console.Output.FlushAsync().ConfigureAwait(false);
     }
 
-    private async Task<RecordReader?> OpenInputAsync(CancellationToken stopping)
-    {
-        if (_settings.Generate is { } count)
-        {
-            return new GeneratedRecordReader(count, _settings.Size);
-        }
-
-        bool standardInput = _settings.Input == "-";
-        Stream stream;
-        try
-        {
-            stream = standardInput
-                ? _console.OpenStandardInput()
-                : new FileStream(_settings.Input, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            _reporter.Line($"error: cannot open the input file '{_settings.Input}': {ex.Message}");
-            return null;
-        }
-
-        var lines = new LineReader(stream, readsMayIgnoreCancellation: standardInput);
-        try
-        {
-            return await TextRecordReader.CreateAsync(lines, _settings.Format, _settings.KeyField, stopping).ConfigureAwait(false);
-        }
-        catch (InputFormatException ex)
-        {
-            await lines.DisposeAsync().ConfigureAwait(false);
-            _reporter.Line($"error: {ex.Message}");
-            return null;
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            // Stopped before the csv header arrived: nothing to produce, but the run still ends with a summary.
-            await lines.DisposeAsync().ConfigureAwait(false);
-            return new GeneratedRecordReader(0, GeneratedRecordReader.MinimumSize);
-        }
-    }
-
-    private MockKafkaCluster StartEmbeddedCluster()
-    {
-        int partitions = _settings.Partitions ?? EmbeddedPartitions();
-        MockKafkaCluster cluster = MockKafkaCluster.Start(MockKafkaCluster.DefaultBrokerCount);
-        cluster.CreateTopic(_settings.Topic, partitions);
-        _reporter.Line(string.Create(
-            CultureInfo.InvariantCulture,
-            $"No --bootstrap-servers: started an embedded Kafka cluster (librdkafka's mock, {cluster.BrokerCount} brokers) at {cluster.BootstrapServers}, topic '{_settings.Topic}' with {partitions} partitions. It lives only as long as this run."));
-        return cluster;
-    }
-
-    // librdkafka's mock cluster keeps about 5 MB per partition and drops the oldest records beyond that, so a topic
-    // that must hold a whole run (for --verify, or to be read back) gets enough partitions when the size is known.
-    private int EmbeddedPartitions()
-    {
-        const int Default = 4;
-        const int Maximum = 256;
-        const long BytesPerPartition = 4L * 1024 * 1024;
-        const long RecordOverhead = 40;
-        long bytes = _settings.Generate is { } count
-            ? count * (_settings.Size + RecordOverhead)
-            : _settings.Input != "-" && File.Exists(_settings.Input) ? new FileInfo(_settings.Input).Length * 3 / 2 : 0;
-        return (int)Math.Clamp((bytes + BytesPerPartition - 1) / BytesPerPartition, Default, Maximum);
-    }
-
-    // The single reader: records leave in input order. Returns why the input ended.
-    private async Task<InputEnd> PumpAsync(RecordReader reader, BatchProducerBlock<KafkaRecord<byte[]?, byte[]>> block, CancellationToken stopping)
-    {
-        while (true)
-        {
-            InputRecord? input;
-            try
-            {
-                input = await reader.ReadAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return InputEnd.Stopped;
-            }
-
-            if (input is null)
-            {
-                return InputEnd.EndOfInput;
-            }
-
-            if (input.IsMalformed)
-            {
-                long malformed = Interlocked.Increment(ref _malformed);
-                if (malformed <= MaxReportedMalformed)
-                {
-                    _reporter.Line(string.Create(CultureInfo.InvariantCulture, $"line {input.LineNumber}: malformed, not produced: {input.Error}"));
-                }
-                else if (malformed == MaxReportedMalformed + 1)
-                {
-                    _reporter.Line("(further malformed lines are counted, not shown)");
-                }
-
-                if (_settings.Strict)
-                {
-                    _reporter.Line("--strict: stopping at the first malformed line.");
-                    return InputEnd.StrictStop;
-                }
-
-                continue;
-            }
-
-            var record = new KafkaRecord<byte[]?, byte[]> { Key = input.Key, Value = input.Value };
-            _sent?.Add(record.Key, record.Key is null, record.Value);
-
-            // Post takes the record when there is room; otherwise SendAsync waits for room (backpressure). Neither
-            // is canceled by a stop request: a record that was read is handed over. Only an aborting pipeline
-            // refuses it, and then it is counted abandoned, like the records the pipeline hands back.
-            if (!await block.SendAsync(record).ConfigureAwait(false))
-            {
-                _sent?.Remove(record.Key, record.Key is null, record.Value);
-                Interlocked.Increment(ref _refused);
-                KeepAbandoned([record]);
-                return InputEnd.Refused;
-            }
-        }
-    }
-
-    private void OnFailed(KafkaRecord<byte[]?, byte[]> record, Exception error)
-    {
-        _sent?.Remove(record.Key, record.Key is null, record.Value);
-        long failures = Interlocked.Increment(ref _reportedFailures);
-        if (failures <= MaxReportedFailures)
-        {
-            _reporter.Line($"record failed: {error.Message}");
-        }
-        else if (failures == MaxReportedFailures + 1)
-        {
-            _reporter.Line("(further failed records are counted, not shown)");
-        }
-    }
-
-    private void OnAbandoned(IReadOnlyList<KafkaRecord<byte[]?, byte[]>> records, Exception reason)
-    {
-        foreach (KafkaRecord<byte[]?, byte[]> record in records)
-        {
-            _sent?.Remove(record.Key, record.Key is null, record.Value);
-        }
-
-        KeepAbandoned(records);
-    }
-
-    private void KeepAbandoned(IReadOnlyList<KafkaRecord<byte[]?, byte[]>> records)
-    {
-        if (_settings.AbandonedFile is null)
-        {
-            return;
-        }
-
-        lock (_abandonedLock)
-        {
-            foreach (KafkaRecord<byte[]?, byte[]> record in records)
-            {
-                _abandonedValues.Add(record.Value);
-            }
-        }
-    }
-
-    private async Task WriteAbandonedFileAsync(List<(string, string)> rows)
-    {
-        if (_settings.AbandonedFile is not { } path)
-        {
-            return;
-        }
-
-        byte[][] values;
-        lock (_abandonedLock)
-        {
-            values = [.. _abandonedValues];
-        }
-
-        try
-        {
-            var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024, useAsync: true);
-            await using (file.ConfigureAwait(false))
-            {
-                foreach (byte[] value in values)
-                {
-                    await file.WriteAsync(value).ConfigureAwait(false);
-                    file.WriteByte((byte)'\n');
-                }
-            }
-
-            rows.Add(("abandoned file", $"{Summary.Count(values.Length)} record(s) written to {path}"));
-        }
-#pragma warning disable CA1031 // Any reason the file cannot be written (I/O, access, a bad path) is reported the same way.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            _reporter.Line($"error: cannot write the abandoned records to '{path}': {ex.Message}");
-            rows.Add(("abandoned file", $"NOT written ({ex.Message})"));
-        }
-    }
-
-    private async Task<(bool Failed, bool Canceled, string Verdict)> VerifyAsync(TopicVerifier verifier, Summary summary, ShutdownSignal shutdown)
-    {
-        if (summary.Abandoned > 0)
-        {
-            return (false, false, "skipped: records were abandoned, and whether they reached Kafka is unknown");
-        }
-
-        ContentDigest expected = _sent!;
-        var stopwatch = Stopwatch.StartNew();
-        VerificationRead read;
-        try
-        {
-            await using (Progress.Start(_reporter, () => $"verifying: {Summary.Count(verifier.RecordsRead)} of {Summary.Count(expected.Count)} records read back", TimeProvider.System).ConfigureAwait(false))
-            {
-                read = await verifier.FinishAsync(shutdown.Aborting).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            return (false, true, $"canceled by a second {ShutdownSignal.Describe(shutdown.SecondSignal)}");
-        }
-#pragma warning disable CA1031 // Whatever stops the read-back (Kafka, a timeout, anything else), the verdict is the same.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            return (true, false, $"FAILED: the topic could not be read back: {ex.GetType().Name}: {ex.Message}");
-        }
-
-        string seconds = stopwatch.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture);
-        ContentDigest actual = read.Digest;
-        if (read.Appended != expected.Count)
-        {
-            return (true, false, $"FAILED: the topic grew by {Summary.Count(read.Appended)} records, but {Summary.Count(expected.Count)} were delivered");
-        }
-
-        if (read.Missing > 0)
-        {
-            return (false, false, $"count OK ({Summary.Count(read.Appended)} appended); content of {Summary.Count(read.Missing)} records NOT checked: the broker dropped them (retention) before they were read back. " +
-                "The embedded cluster keeps about 5 MB per partition: use more --partitions.");
-        }
-
-        if (!actual.Matches(expected))
-        {
-            return (true, false, $"FAILED: read back {Summary.Count(actual.Count)} records (digest {actual}), but {Summary.Count(expected.Count)} were delivered (digest {expected})");
-        }
-
-        return (false, false, $"OK: {Summary.Count(actual.Count)} records read back (the last ones {seconds} s after the drain), content digest {actual} matches");
-    }
-
     private string DescribeInput(InputEnd end) => end switch
     {
         InputEnd.EndOfInput => "read to the end",
@@ -525,9 +251,8 @@ internal sealed class ProduceJob
         _ => "stopped: the aborting pipeline refused a record",
     } + (_settings.Generate is null ? $" ({(_settings.Input == "-" ? "standard input" : _settings.Input)}, {_settings.Format.ToString().ToLowerInvariant()})" : " (generated)");
 
-    private string DescribeProgress(BatchProducerStatistics s, TimeSpan elapsed)
+    private static string DescribeProgress(BatchProducerStatistics s, long malformed, TimeSpan elapsed)
     {
-        long malformed = Interlocked.Read(ref _malformed);
         double seconds = elapsed.TotalSeconds;
         string rate = seconds > 0 ? Summary.Count((long)(s.Delivered / seconds)) : "0";
         return string.Create(

@@ -15,9 +15,10 @@ public class BadArgumentsTests
     [TestCase(new[] { "produce", "--topic", "t", "--no-such-option" }, "--no-such-option")]
     [TestCase(new[] { "produce", "--topic", "t", "--generate", "5", "--abandoned-file", "/no/such/directory/abandoned.txt" }, "--abandoned-file '/no/such/directory/abandoned.txt': the directory '/no/such/directory' does not exist")]
     [TestCase(new[] { "produce", "--topic", "t", "--generate", "5", "--abandoned-file", "." }, "--abandoned-file '.' is a directory")]
-    public async Task RunAsync_BadArguments_ClearMessageAndExitCode2(string[] args, string expected)
+    [CancelAfter(30_000)]
+    public async Task RunAsync_BadArguments_ClearMessageAndExitCode2(string[] args, string expected, CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(args);
+        CliRun run = await CliRun.RunAsync(args).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -34,14 +35,15 @@ public class BadArgumentsTests
     [TestCase("t\u00f6pic", "it contains '\u00f6'")]
     [TestCase("a/b", "it contains '/'")]
     [TestCase("250", "it is 250 characters long, more than 249")]
-    public async Task RunAsync_IllegalTopicName_ExitCode2NamingTopicBeforeStartingAnything(string topic, string why)
+    [CancelAfter(30_000)]
+    public async Task RunAsync_IllegalTopicName_ExitCode2NamingTopicBeforeStartingAnything(string topic, string why, CancellationToken ct)
     {
         if (topic == "250")
         {
             topic = new string('x', 250);
         }
 
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", topic, "--generate", "5"]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", topic, "--generate", "5"]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -55,9 +57,10 @@ public class BadArgumentsTests
     [TestCase("a")]
     [TestCase("orders.v2_EU-west")]
     [TestCase("...")]
-    public async Task RunAsync_LegalTopicName_NoTopicError(string topic)
+    [CancelAfter(30_000)]
+    public async Task RunAsync_LegalTopicName_NoTopicError(string topic, CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", topic, "--generate", "5", "--size", "3"]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", topic, "--generate", "5", "--size", "3"]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -73,9 +76,10 @@ public class BadArgumentsTests
     [TestCase("-X", "sasl.pasword", "hunter2-secret")]
     [TestCase("-X", "ssl.key.password", "ab")]
     [TestCase("--property", "sasl.oauthbearer.client.secret", "hunter2-secret")]
-    public async Task RunAsync_SecretValueLeftOverAsAnArgument_ExitCode2WithoutTheSecret(string option, string key, string secret)
+    [CancelAfter(30_000)]
+    public async Task RunAsync_SecretValueLeftOverAsAnArgument_ExitCode2WithoutTheSecret(string option, string key, string secret, CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", option, key, secret]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", option, key, secret]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -90,9 +94,10 @@ public class BadArgumentsTests
     [TestCase("sasl.pasword:hunter2xyz")]
     [TestCase("sasl.pasword hunter2xyz")]
     [TestCase("sasl.password:hunter2xyz")]
-    public async Task RunAsync_SettingWithoutEquals_ExitCode2WithoutEchoingIt(string setting)
+    [CancelAfter(30_000)]
+    public async Task RunAsync_SettingWithoutEquals_ExitCode2WithoutEchoingIt(string setting, CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "-X", setting]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "-X", setting]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -102,14 +107,14 @@ public class BadArgumentsTests
         });
     }
 
-    [Test]
-    public async Task RunAsync_SecretInAResponseFile_ParseErrorWithoutTheSecret()
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_SecretInAResponseFile_ParseErrorWithoutTheSecret(CancellationToken ct)
     {
         string file = Path.Combine(TestContext.CurrentContext.WorkDirectory, $"args-{Guid.NewGuid():N}.rsp");
-        await File.WriteAllTextAsync(file, "produce --topic t --generate 5\n-X sasl.password rsp-Secret-77\n");
+        await File.WriteAllTextAsync(file, "produce --topic t --generate 5\n-X sasl.password rsp-Secret-77\n", ct);
         try
         {
-            CliRun run = await CliRun.RunAsync(["@" + file]);
+            CliRun run = await CliRun.RunAsync(["@" + file]).WaitAsync(ct);
 
             Assert.Multiple(() =>
             {
@@ -124,10 +129,10 @@ public class BadArgumentsTests
         }
     }
 
-    [Test]
-    public async Task RunAsync_MistypedSecretKeyWithShowConfig_ValueMaskedAndKeyRejected()
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_MistypedSecretKeyWithShowConfig_ValueMaskedAndKeyRejected(CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "--bootstrap-servers", "127.0.0.1:1", "--show-config", "-X", "sasl.pasword=typo-Secret-42"]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "--bootstrap-servers", "127.0.0.1:1", "--show-config", "-X", "sasl.pasword=typo-Secret-42"]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -137,10 +142,10 @@ public class BadArgumentsTests
         });
     }
 
-    [Test]
-    public async Task RunAsync_SettingTheClientRejects_ExitCode2NamingItInTheToolsTerms()
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_SettingTheClientRejects_ExitCode2NamingItInTheToolsTerms(CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "--bootstrap-servers", "127.0.0.1:1", "-X", "no.such.setting=1"]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--generate", "5", "--bootstrap-servers", "127.0.0.1:1", "-X", "no.such.setting=1"]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -151,10 +156,10 @@ public class BadArgumentsTests
         });
     }
 
-    [Test]
-    public async Task RunAsync_MissingInputFile_ExitCode2NamingTheFile()
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_MissingInputFile_ExitCode2NamingTheFile(CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--input", "/no/such/file.txt", "--bootstrap-servers", "127.0.0.1:1"]);
+        CliRun run = await CliRun.RunAsync(["produce", "--topic", "t", "--input", "/no/such/file.txt", "--bootstrap-servers", "127.0.0.1:1"]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
@@ -163,10 +168,10 @@ public class BadArgumentsTests
         });
     }
 
-    [Test]
-    public async Task RunAsync_Help_DocumentsExitCodesAndSummaryLine()
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_Help_DocumentsExitCodesAndSummaryLine(CancellationToken ct)
     {
-        CliRun run = await CliRun.RunAsync(["produce", "--help"]);
+        CliRun run = await CliRun.RunAsync(["produce", "--help"]).WaitAsync(ct);
 
         Assert.Multiple(() =>
         {
