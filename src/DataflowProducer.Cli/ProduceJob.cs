@@ -8,7 +8,7 @@ using DataflowProducer.Cli.Kafka;
 using DataflowProducer.Cli.Output;
 using DataflowProducer.Cli.Verification;
 using DataflowProducer.Kafka;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Cli;
 
