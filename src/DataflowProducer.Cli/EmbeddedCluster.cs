@@ -1,6 +1,6 @@
 using System.Globalization;
 using DataflowProducer.Cli.Output;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Cli;
 

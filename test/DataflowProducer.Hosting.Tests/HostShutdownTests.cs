@@ -1,7 +1,7 @@
 using System.Text;
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Kafka;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Kafka;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

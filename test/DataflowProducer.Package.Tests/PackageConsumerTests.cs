@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Reflection;
 using System.Text;
+using System.Xml.Linq;
 
 namespace DataflowProducer.Package.Tests;
 
@@ -12,8 +14,22 @@ public class PackageConsumerTests
         using Confluent.Kafka;
         using DataflowProducer;
         using DataflowProducer.Kafka;
+        using DataflowProducer.Kafka.Testing;
         using DataflowProducer.Testing;
 
+        // DataflowProducer.Testing: a pipeline over the in-memory sink, no Kafka involved.
+        var recording = new RecordingBatchSink<int>();
+        var inMemory = new BatchProducerBlock<int>(recording, new BatchProducerOptions { BatchSize = 10 });
+        for (int i = 0; i < 25; i++)
+        {
+            await inMemory.SendAsync(i);
+        }
+
+        inMemory.Complete();
+        await inMemory.Completion;
+        Console.WriteLine($"RECORDED {recording.Items.Count}");
+
+        // DataflowProducer.Kafka.Testing: the mock cluster and the topic reader.
         using var cluster = MockKafkaCluster.Start(3);
         cluster.CreateTopic("consumer-check", 4);
         var block = KafkaProducerBlock.Create(
@@ -41,7 +57,7 @@ public class PackageConsumerTests
         string consumer = Directory.CreateTempSubdirectory("dataflowproducer-consumer-").FullName;
         try
         {
-            foreach (string project in new[] { "DataflowProducer", "DataflowProducer.Kafka", "DataflowProducer.Testing" })
+            foreach (string project in new[] { "DataflowProducer", "DataflowProducer.Kafka", "DataflowProducer.Testing", "DataflowProducer.Kafka.Testing" })
             {
                 await RunAsync(repoRoot, ["pack", $"src/{project}/{project}.csproj", "-c", configuration, "--no-build", $"-p:PackageVersion={version}", "-o", feed], ct);
             }
@@ -57,6 +73,7 @@ public class PackageConsumerTests
                   <ItemGroup>
                     <PackageReference Include="DataflowProducer.Kafka" Version="{version}" />
                     <PackageReference Include="DataflowProducer.Testing" Version="{version}" />
+                    <PackageReference Include="DataflowProducer.Kafka.Testing" Version="{version}" />
                   </ItemGroup>
                 </Project>
                 """, ct);
@@ -72,7 +89,13 @@ public class PackageConsumerTests
 
             string output = await RunAsync(consumer, ["run", "-c", "Release"], ct);
 
-            Assert.That(output, Does.Contain("DELIVERED 100 READ 100"));
+            Assert.Multiple(() =>
+            {
+                Assert.That(output, Does.Contain("RECORDED 25"));
+                Assert.That(output, Does.Contain("DELIVERED 100 READ 100"));
+                Assert.That(Dependencies(feed, "DataflowProducer.Testing", version), Is.EquivalentTo(new[] { "DataflowProducer" }), "the Kafka-free test kit depends on the core only");
+                Assert.That(Dependencies(feed, "DataflowProducer.Kafka.Testing", version), Does.Contain("Confluent.Kafka"));
+            });
         }
         finally
         {
@@ -82,6 +105,15 @@ public class PackageConsumerTests
                 File.Delete(package);
             }
         }
+    }
+
+    // The package ids a packed package depends on, read from its nuspec the way a restore reads them.
+    private static List<string> Dependencies(string feed, string package, string version)
+    {
+        using ZipArchive nupkg = ZipFile.OpenRead(Path.Combine(feed, $"{package}.{version}.nupkg"));
+        ZipArchiveEntry nuspec = nupkg.Entries.Single(e => e.FullName == $"{package}.nuspec");
+        using Stream stream = nuspec.Open();
+        return XDocument.Load(stream).Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!).Distinct().ToList();
     }
 
     private static string FindRepoRoot()

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Benchmarks.Contenders;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Benchmarks.Quick;
 

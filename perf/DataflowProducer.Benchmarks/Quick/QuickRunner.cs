@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using DataflowProducer.Benchmarks.Contenders;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Benchmarks.Quick;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using DataflowProducer.Benchmarks.Contenders;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Benchmarks.Quick;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Cli.Tests.Integration;
 

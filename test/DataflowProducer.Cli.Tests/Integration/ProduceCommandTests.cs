@@ -1,6 +1,6 @@
 using System.Text;
 using Confluent.Kafka;
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Cli.Tests.Integration;
 

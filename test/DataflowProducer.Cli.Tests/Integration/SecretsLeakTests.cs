@@ -1,4 +1,4 @@
-using DataflowProducer.Testing;
+using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Cli.Tests.Integration;
 

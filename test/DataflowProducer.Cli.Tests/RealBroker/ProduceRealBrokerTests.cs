@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.RealBroker;
-using DataflowProducer.Testing;
 
 namespace DataflowProducer.Cli.Tests.RealBroker;
 

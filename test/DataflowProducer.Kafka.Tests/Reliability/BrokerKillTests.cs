@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
+using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.Reliability;
 using DataflowProducer.Kafka.Tests.TestSupport;
-using DataflowProducer.Testing;
 
 // In the RealBroker namespace although it lives in Reliability/: RealBrokerSetUp is a namespace-scoped [SetUpFixture],
 // and this test must share its one broker process (a second Kafka + ZooKeeper pair would double the tier's start-up).

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
+using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
-using DataflowProducer.Testing;
 
 namespace DataflowProducer.Kafka.Tests.Reliability;
 

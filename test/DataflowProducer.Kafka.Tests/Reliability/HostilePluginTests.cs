@@ -3,8 +3,8 @@ using System.Text;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Internal;
+using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
-using DataflowProducer.Testing;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 

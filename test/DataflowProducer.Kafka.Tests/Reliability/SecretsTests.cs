@@ -1,7 +1,7 @@
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
+using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
-using DataflowProducer.Testing;
 using Microsoft.Extensions.Logging.Testing;
 
 namespace DataflowProducer.Kafka.Tests.Reliability;

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 
-namespace DataflowProducer.Testing;
+namespace DataflowProducer.Kafka.Testing;
 
 /// <summary>
 /// Reads back what a test wrote to a topic: every message present when the read starts, or just how many.

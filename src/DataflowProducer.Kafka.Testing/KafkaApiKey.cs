@@ -1,4 +1,4 @@
-namespace DataflowProducer.Testing;
+namespace DataflowProducer.Kafka.Testing;
 
 /// <summary>
 /// Kafka protocol request types (API keys), for <see cref="MockKafkaCluster.PushRequestErrors(KafkaApiKey, Confluent.Kafka.ErrorCode[])"/>.

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
-using DataflowProducer.Testing.Internal;
+using DataflowProducer.Kafka.Testing.Internal;
 
-namespace DataflowProducer.Testing;
+namespace DataflowProducer.Kafka.Testing;
 
 /// <summary>
 /// A Kafka cluster inside this process: librdkafka's own mock cluster, whose brokers speak the Kafka

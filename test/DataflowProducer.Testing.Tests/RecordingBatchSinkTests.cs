@@ -1,6 +1,5 @@
-using DataflowProducer.Testing;
 
-namespace DataflowProducer.Tests;
+namespace DataflowProducer.Testing.Tests;
 
 public class RecordingBatchSinkTests
 {

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace DataflowProducer.Testing.Internal;
+namespace DataflowProducer.Kafka.Testing.Internal;
 
 /// <summary>
 /// Owns a librdkafka mock cluster (<c>rd_kafka_mock_cluster_t*</c>) together with the client handle

@@ -1,8 +1,7 @@
 using System.Threading.Tasks.Dataflow;
-using DataflowProducer.Testing;
 using NSubstitute;
 
-namespace DataflowProducer.Tests;
+namespace DataflowProducer.Testing.Tests;
 
 // The test kit's one-line sink set-ups, used the way the README shows them.
 public class BatchAcknowledgementsTests

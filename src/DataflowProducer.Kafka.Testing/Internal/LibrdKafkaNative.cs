@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Confluent.Kafka;
 
-namespace DataflowProducer.Testing.Internal;
+namespace DataflowProducer.Kafka.Testing.Internal;
 
 /// <summary>
 /// P/Invoke bindings for the parts of librdkafka that Confluent.Kafka does not expose: the mock cluster
@@ -96,7 +96,7 @@ internal static class LibrdKafkaNative
 
             throw new DllNotFoundException(
                 "Confluent.Kafka loaded librdkafka, but no librdkafka file with the mock cluster API could be " +
-                "found for the DataflowProducer.Testing bindings (looked for: " + string.Join(", ", Candidates()) + ").");
+                "found for the DataflowProducer.Kafka.Testing bindings (looked for: " + string.Join(", ", Candidates()) + ").");
         }
     }
 
