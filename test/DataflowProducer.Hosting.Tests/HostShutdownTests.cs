@@ -2,6 +2,7 @@ using System.Text;
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Kafka;
 using DataflowProducer.Kafka.Testing;
+using DataflowProducer.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Logging.Testing;
 
 namespace DataflowProducer.Hosting.Tests;
 
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class HostShutdownTests
 {
     [Test, CancelAfter(60_000)]

@@ -1,6 +1,7 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Kafka;
 using DataflowProducer.Kafka.Testing;
+using DataflowProducer.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Logging.Testing;
 namespace DataflowProducer.Hosting.Tests;
 
 /// <summary>A registered block's credentials never reach the host's log, from start to drained stop.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class SecretsTests
 {
     private const string SaslPassword = "host-sasl-Secret-91ac";

@@ -1,10 +1,11 @@
 using Confluent.Kafka;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Kafka.Testing.Tests;
 
 /// <summary>The mock cluster's own contract: start, topics, fault injection, dispose. A cluster and a GUID-named topic
 /// per test, since several tests take brokers down.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class MockKafkaClusterTests
 {
     private static string NewTopic() => $"mock-{Guid.NewGuid():N}";

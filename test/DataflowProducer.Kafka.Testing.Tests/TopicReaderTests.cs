@@ -1,9 +1,10 @@
 using Confluent.Kafka;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Kafka.Testing.Tests;
 
 /// <summary>Reading a topic back from the mock cluster: one cluster for the fixture, a GUID-named topic per test.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class TopicReaderTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

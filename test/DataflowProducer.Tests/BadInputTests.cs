@@ -12,16 +12,14 @@ public class BadInputTests
 {
     private FakeTimeProvider _time = null!;
     private ScriptedSink _sink = null!;
-    private List<(int Item, Exception Error)> _failed = null!;
-    private List<(int Item, Exception Reason)> _abandoned = null!;
+    private HandBackRecorder _handBack = null!;
 
     [SetUp]
     public void SetUp()
     {
         _time = new FakeTimeProvider();
         _sink = new ScriptedSink();
-        _failed = [];
-        _abandoned = [];
+        _handBack = new HandBackRecorder();
     }
 
     private BatchProducerBlock<int> CreateSut(TimeSpan? drainTimeout = null, CancellationToken? pipelineToken = null) =>
@@ -35,23 +33,7 @@ public class BadInputTests
                 CancellationToken = pipelineToken ?? CancellationToken.None,
                 TimeProvider = _time,
             },
-            new BatchProducerCallbacks<int>
-            {
-                ItemFailed = (item, error) =>
-                {
-                    lock (_failed)
-                    {
-                        _failed.Add((item, error));
-                    }
-                },
-                ItemsAbandoned = (items, reason) =>
-                {
-                    lock (_abandoned)
-                    {
-                        _abandoned.AddRange(items.Select(i => (i, reason)));
-                    }
-                },
-            });
+            _handBack.Callbacks);
 
     private static void PostAll(BatchProducerBlock<int> block, params int[] items)
     {
@@ -77,16 +59,7 @@ public class BadInputTests
     private static void AssertExact(BatchProducerStatistics s, long accepted, long delivered, long failed, long abandoned) =>
         Assert.That(s with { Batches = 0 }, Is.EqualTo(new BatchProducerStatistics(accepted, 0, delivered, failed, abandoned, 0)));
 
-    private int[] AbandonedItems
-    {
-        get
-        {
-            lock (_abandoned)
-            {
-                return [.. _abandoned.Select(a => a.Item).Order()];
-            }
-        }
-    }
+    private int[] AbandonedItems => [.. _handBack.Abandoned.Order()];
 
     [Test, CancelAfter(10_000)]
     public async Task Post_AfterComplete_DeclinedNotCountedAndEarlierItemsDelivered(CancellationToken ct)
@@ -223,7 +196,7 @@ public class BadInputTests
             Assert.That(completion!.InnerException, Is.TypeOf<SinkBrokenException>().With.Message.Contains("The sink is broken (batch starting with 3)"));
             Assert.That(completion.Message, Does.Contain("5 accepted, 2 delivered, 0 failed, 3 abandoned"));
             Assert.That(AbandonedItems, Is.EqualTo(new[] { 3, 4, 5 }));
-            Assert.That(_abandoned.Where(a => a.Item is 3 or 4).Select(a => a.Reason), Is.All.TypeOf<SinkBrokenException>());
+            Assert.That(_handBack.AbandonedWithReasons.Where(a => a.Item is 3 or 4).Select(a => a.Reason), Is.All.TypeOf<SinkBrokenException>());
             Assert.That(block.Post(6), Is.False, "Post after the sink broke");
             AssertExact(block.GetStatistics(), accepted: 5, delivered: 2, failed: 0, abandoned: 3);
         });
@@ -265,9 +238,9 @@ public class BadInputTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(_failed.Select(f => f.Item), Is.EqualTo(new[] { 3 }));
-            Assert.That(_failed[0].Error, Is.TypeOf<ItemRejectedException>().With.Message.EqualTo("item 3 rejected by the sink"));
-            Assert.That(_abandoned, Is.Empty);
+            Assert.That(_handBack.Failed.Select(f => f.Item), Is.EqualTo(new[] { 3 }));
+            Assert.That(_handBack.Failed[0].Error, Is.TypeOf<ItemRejectedException>().With.Message.EqualTo("item 3 rejected by the sink"));
+            Assert.That(_handBack.Abandoned, Is.Empty);
             Assert.That(completion, Is.TypeOf<BatchProducerException<int>>().With.Message.Contains("4 accepted, 3 delivered, 1 failed, 0 abandoned"));
             Assert.That(((BatchProducerException<int>)completion!).FailedItems.Select(f => f.Key), Is.EqualTo(new[] { 3 }));
             AssertExact(block.GetStatistics(), accepted: 4, delivered: 3, failed: 1, abandoned: 0);

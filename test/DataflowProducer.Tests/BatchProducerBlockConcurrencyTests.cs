@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DataflowProducer.Tests;
@@ -91,17 +92,11 @@ public class BatchProducerBlockConcurrencyTests
     public async Task Fault_WhilePostersPostAndAcknowledgementsArrive_EveryAcceptedItemAccountedOnce(CancellationToken ct)
     {
         var sink = new RecordingBatchSink<int> { FailWhen = static i => i % 97 == 0 ? new InvalidOperationException() : null };
-        var abandoned = new List<int>();
-        var failed = new List<int>();
-        var callbacks = new BatchProducerCallbacks<int>
-        {
-            ItemFailed = (item, _) => failed.Add(item),
-            ItemsAbandoned = (items, _) => abandoned.AddRange(items),
-        };
+        var handBack = new HandBackRecorder();
         var block = new BatchProducerBlock<int>(
             sink,
             new BatchProducerOptions { BatchSize = 50, BoundedCapacity = 500, MaxInFlightBatches = 2, Linger = TimeSpan.FromHours(1), TimeProvider = new FakeTimeProvider() },
-            callbacks);
+            handBack.Callbacks);
         var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var faulted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int sent = 0;
@@ -156,6 +151,8 @@ public class BatchProducerBlockConcurrencyTests
         }
 
         int[] expected = [.. accepted.SelectMany(static a => a).Order()];
+        int[] failed = [.. handBack.Failed.Select(static f => f.Item)];
+        IReadOnlyList<int> abandoned = handBack.Abandoned;
         HashSet<int> failedSet = [.. failed];
         int[] delivered = [.. sink.Items.Where(i => !failedSet.Contains(i) && !abandoned.Contains(i))];
         int[] accountedFor = [.. delivered.Concat(failed).Concat(abandoned).Order()];
@@ -166,7 +163,7 @@ public class BatchProducerBlockConcurrencyTests
             Assert.That(accountedFor, Is.EqualTo(expected), "each accepted item delivered, failed or abandoned, exactly once");
             Assert.That(final.Accepted, Is.EqualTo(expected.Length));
             Assert.That(final.Accepted, Is.EqualTo(final.Delivered + final.Failed + final.Abandoned));
-            Assert.That(final.Failed, Is.EqualTo(failed.Count));
+            Assert.That(final.Failed, Is.EqualTo(failed.Length));
             Assert.That(final.Abandoned, Is.EqualTo(abandoned.Count));
             Assert.That(final.InFlight, Is.Zero);
         });

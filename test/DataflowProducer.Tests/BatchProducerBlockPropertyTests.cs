@@ -76,7 +76,7 @@ public class BatchProducerBlockPropertyTests
         var time = new FakeTimeProvider();
         using var cancellation = new CancellationTokenSource();
         var sink = new ScriptedSink();
-        var handBack = new HandBackLog();
+        var handBack = new HandBackRecorder();
         var block = new BatchProducerBlock<int>(
             sink,
             new BatchProducerOptions
@@ -223,7 +223,7 @@ public class BatchProducerBlockPropertyTests
         Totals.Add(block.GetStatistics(), sink.Calls.Count, block.Completion.Status);
     }
 
-    private static void CheckOutcomes(Schedule schedule, BatchProducerBlock<int> block, ScriptedSink sink, HandBackLog handBack, List<int> accepted)
+    private static void CheckOutcomes(Schedule schedule, BatchProducerBlock<int> block, ScriptedSink sink, HandBackRecorder handBack, List<int> accepted)
     {
         BatchProducerStatistics s = block.GetStatistics();
         var failed = handBack.Failed;
@@ -302,89 +302,6 @@ public class BatchProducerBlockPropertyTests
         }
     }
 
-    /// <summary>What the block hands back, checking the running invariant from inside each callback (the moment
-    /// counters are half updated, if they ever are).</summary>
-    private sealed class HandBackLog
-    {
-        private readonly object _lock = new();
-        private readonly List<(int Item, Exception Error)> _failed = [];
-        private readonly List<int> _abandoned = [];
-        private readonly List<string> _violations = [];
-
-        public HandBackLog()
-        {
-            Callbacks = new BatchProducerCallbacks<int>
-            {
-                ItemFailed = (item, error) =>
-                {
-                    lock (_lock)
-                    {
-                        _failed.Add((item, error));
-                        Check("in ItemFailed");
-                    }
-                },
-                ItemsAbandoned = (items, reason) =>
-                {
-                    lock (_lock)
-                    {
-                        _abandoned.AddRange(items);
-                        if (reason is null)
-                        {
-                            _violations.Add("ItemsAbandoned without a reason");
-                        }
-
-                        Check("in ItemsAbandoned");
-                    }
-                },
-            };
-        }
-
-        public BatchProducerCallbacks<int> Callbacks { get; }
-
-        public Func<BatchProducerStatistics>? Statistics { get; set; }
-
-        public IReadOnlyList<(int Item, Exception Error)> Failed
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return [.. _failed];
-                }
-            }
-        }
-
-        public IReadOnlyList<int> Abandoned
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return [.. _abandoned];
-                }
-            }
-        }
-
-        public IReadOnlyList<string> Violations
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return [.. _violations];
-                }
-            }
-        }
-
-        private void Check(string when)
-        {
-            if (Statistics?.Invoke() is { } s && !(s.Accepted >= s.Delivered + s.Failed + s.Abandoned + s.InFlight))
-            {
-                _violations.Add($"running invariant broken {when}: {s}");
-            }
-        }
-    }
-
     private readonly record struct Step(Kind Kind, int Value, int FailMask = 0, int AbandonMask = 0, bool FaultAck = false)
     {
         public override string ToString() => Kind switch
@@ -435,6 +352,4 @@ public class BatchProducerBlockPropertyTests
         public override string ToString() =>
             $"accepted {_accepted}, delivered {_delivered}, failed {_failed}, abandoned {_abandoned}, sink calls {_sinkCalls}; completions: {_succeeded} succeeded, {_faulted} faulted, {_canceled} canceled";
     }
-
-    private sealed class PropertyViolationException(string message) : Exception(message);
 }

@@ -1,6 +1,7 @@
 using System.Threading.Tasks.Dataflow;
 using System.Threading.Tasks.Sources;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
@@ -15,7 +16,7 @@ public partial class BatchProducerBlockTests
     public async Task Fault_ItemsInOpenBatch_AbandonedAndHandedBack(CancellationToken ct)
     {
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 10), handBack);
         PostAll(block, Enumerable.Range(0, 5));
 
@@ -41,7 +42,7 @@ public partial class BatchProducerBlockTests
     {
         // Batch 0 delivered, batch 1 accepted but unacknowledged, batch 2 waiting for the window, 3 items open.
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 4, maxInFlightBatches: 1), handBack);
         PostAll(block, Enumerable.Range(0, 15));
         await sink.WaitForCallsAsync(1, ct);
@@ -66,7 +67,7 @@ public partial class BatchProducerBlockTests
     {
         using var cts = new CancellationTokenSource();
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 3, cancellationToken: cts.Token), handBack);
         PostAll(block, Enumerable.Range(0, 8));
         await sink.WaitForCallsAsync(2, ct);
@@ -141,7 +142,7 @@ public partial class BatchProducerBlockTests
     {
         var time = new FakeTimeProvider();
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(time, batchSize: 4), handBack);
         PostAll(block, Enumerable.Range(0, 10));
         await sink.WaitForCallsAsync(2, ct);
@@ -170,7 +171,7 @@ public partial class BatchProducerBlockTests
     {
         var time = new FakeTimeProvider();
         var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(time, batchSize: 5), handBack);
         PostAll(block, Enumerable.Range(0, 7));
         block.Complete();
@@ -239,7 +240,7 @@ public partial class BatchProducerBlockTests
     {
         var time = new FakeTimeProvider();
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(time, batchSize: 4), handBack);
         PostAll(block, Enumerable.Range(0, 3));
 
@@ -263,7 +264,7 @@ public partial class BatchProducerBlockTests
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         SetupAccept(sink, _ => new ValueTask<Task<BatchResult>>(new TaskCompletionSource<Task<BatchResult>>().Task));
         WhenAccepting(sink, _ => entered.TrySetResult());
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(batchSize: 3), handBack);
         PostAll(block, Enumerable.Range(0, 7));
         await entered.Task.WaitAsync(ct);
@@ -343,7 +344,7 @@ public partial class BatchProducerBlockTests
         var fail = new TaskCompletionSource<Task<BatchResult>>(TaskCreationOptions.RunContinuationsAsynchronously);
         SetupAccept(sink, _ => new ValueTask<Task<BatchResult>>(fail.Task));
         WhenAccepting(sink, _ => entered.TrySetResult());
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(batchSize: 10, boundedCapacity: 10, cancellationToken: cts.Token), handBack);
         PostAll(block, Enumerable.Range(0, 10));
         await entered.Task.WaitAsync(ct);
@@ -378,7 +379,7 @@ public partial class BatchProducerBlockTests
     public async Task Fault_AfterComplete_StillAbortsAStuckDrain(CancellationToken ct)
     {
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 4), handBack);
         PostAll(block, Enumerable.Range(0, 4));
         block.Complete();
@@ -414,38 +415,6 @@ public partial class BatchProducerBlockTests
         var block = CreateSut(new RecordingBatchSink<int>());
 
         Assert.That(() => ((IDataflowBlock)block).Fault(null!), Throws.ArgumentNullException);
-    }
-
-    /// <summary>A source with one message whose <c>ConsumeMessage</c> runs a hook before handing the message over.</summary>
-    private sealed class ConsumeHookSource(int value, Action onConsume) : ISourceBlock<int>
-    {
-        public bool Consumed { get; private set; }
-
-        public Task Completion { get; } = new TaskCompletionSource().Task;
-
-        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed)
-        {
-            onConsume();
-            Consumed = true;
-            messageConsumed = true;
-            return value;
-        }
-
-        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) => !Consumed;
-
-        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target)
-        {
-        }
-
-        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) => throw new NotSupportedException();
-
-        public void Complete()
-        {
-        }
-
-        public void Fault(Exception exception)
-        {
-        }
     }
 
     /// <summary>A value-task source that reports when someone awaits it and, when completed, runs that continuation

@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 
@@ -207,7 +208,7 @@ public partial class BatchProducerBlockTests
     public async Task Fault_PropagatedFromUpstream_AbortsAndHandsBackHeldItems(CancellationToken ct)
     {
         var sink = new RecordingBatchSink<int>();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(batchSize: 100), handBack);
         var upstream = new BufferBlock<int>();
         using IDisposable link = upstream.LinkTo(block, new DataflowLinkOptions { PropagateCompletion = true });

@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using NSubstitute;
 
 namespace DataflowProducer.Tests;
@@ -12,7 +13,7 @@ public partial class BatchProducerBlockTests
     public async Task ItemFailed_PartialFailure_ReportsEachFailedItemOnceWithItsError(CancellationToken ct)
     {
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 4), handBack);
         var tooBig = new InvalidOperationException("too big");
         var badKey = new ArgumentException("bad key");
@@ -39,7 +40,7 @@ public partial class BatchProducerBlockTests
     {
         // The callback runs while the batch is being settled: its items must not count both as failed and in flight.
         var sink = new ManualSink { AutoAcknowledge = static b => BatchResult.Create([new BatchItemError(0, new InvalidOperationException())], [1]) };
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var snapshots = new List<BatchProducerStatistics>();
         var block = CreateSut(sink.Sink, Options(batchSize: 3), handBack);
         handBack.OnItemFailed = (_, _) => snapshots.Add(block.GetStatistics());
@@ -65,7 +66,7 @@ public partial class BatchProducerBlockTests
     public async Task Completion_ReportAndContinueWithFailures_OtherItemsDeliveredThenFaultedWithCounts(CancellationToken ct)
     {
         var sink = new RecordingBatchSink<int> { FailWhen = static i => i % 10 == 3 ? new InvalidOperationException($"item {i}") : null };
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(batchSize: 7, failurePolicy: FailurePolicy.ReportAndContinue), handBack);
         PostAll(block, Enumerable.Range(0, 50));
 
@@ -91,7 +92,7 @@ public partial class BatchProducerBlockTests
     public async Task Completion_FaultPipelineOnFirstFailure_RestAbandonedAndHandedBack(CancellationToken ct)
     {
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 2, maxInFlightBatches: 1, failurePolicy: FailurePolicy.FaultPipeline), handBack);
         PostAll(block, Enumerable.Range(0, 10));
         await sink.WaitForCallsAsync(1, ct);
@@ -118,7 +119,7 @@ public partial class BatchProducerBlockTests
     public async Task Completion_AcknowledgementFaults_EveryItemOfTheBatchFailsWithThatError(CancellationToken ct)
     {
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 3), handBack);
         PostAll(block, [1, 2, 3, 4]);
         block.Complete();
@@ -140,7 +141,7 @@ public partial class BatchProducerBlockTests
     public async Task Completion_AcknowledgementWithNullResult_FailsTheBatchInsteadOfHanging(CancellationToken ct)
     {
         var sink = new ManualSink { AutoAcknowledge = static _ => null! };
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink.Sink, Options(batchSize: 2), handBack);
         PostAll(block, [1, 2]);
 
@@ -188,7 +189,7 @@ public partial class BatchProducerBlockTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var broken = new InvalidOperationException("sink broken");
         SetupAccept(sink, _ => ThrowAfter(gate.Task, broken));
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(batchSize: 5), handBack);
         PostAll(block, Enumerable.Range(0, 12));
 
@@ -220,7 +221,7 @@ public partial class BatchProducerBlockTests
     {
         var sink = Substitute.For<IBatchSink<int>>();
         SetupAccept(sink, _ => new ValueTask<Task<BatchResult>>((Task<BatchResult>)null!));
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var block = CreateSut(sink, Options(batchSize: 2), handBack);
         PostAll(block, [1, 2]);
 

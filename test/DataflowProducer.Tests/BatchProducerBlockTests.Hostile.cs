@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Threading.Tasks.Dataflow;
 using System.Diagnostics.Metrics;
+using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Diagnostics;
 using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
@@ -396,7 +396,7 @@ public partial class BatchProducerBlockTests
 
         private readonly Microsoft.Extensions.Logging.Testing.FakeLogger<BatchProducerBlock<int>> _log = new();
 
-        public HandBack HandBack { get; } = new();
+        public HandBackRecorder HandBack { get; } = new();
 
         public BatchProducerBlock<int> Block { get; }
 

@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DataflowProducer.Tests;
@@ -109,9 +110,9 @@ public partial class BatchProducerBlockTests
     public async Task Constructor_OptionsChangedAfterwards_BlockKeepsItsCopy(CancellationToken ct)
     {
         var time = new FakeTimeProvider();
-        var sink = new ManualSink { AutoAcknowledge = static b => b.Contains(0) ? BatchResult.Create([new BatchItemError(0, new InvalidOperationException())]) : BatchResult.AllDelivered };
+        var sink = new RecordingBatchSink<int> { FailWhen = static i => i == 0 ? new InvalidOperationException() : null };
         var options = Options(time, batchSize: 2, failurePolicy: FailurePolicy.ReportAndContinue);
-        var block = CreateSut(sink.Sink, options);
+        var block = CreateSut(sink, options);
 
         options.BatchSize = 1;
         options.FailurePolicy = FailurePolicy.FaultPipeline;
@@ -149,20 +150,20 @@ public partial class BatchProducerBlockTests
     public async Task Constructor_CallbacksChangedAfterwards_BlockKeepsItsCopy(CancellationToken ct)
     {
         var sink = new RecordingBatchSink<int> { FailWhen = static _ => new InvalidOperationException() };
-        var original = new List<int>();
-        var replacement = new List<int>();
-        var callbacks = new BatchProducerCallbacks<int> { ItemFailed = (item, _) => original.Add(item) };
+        var original = new HandBackRecorder();
+        var replacement = new HandBackRecorder();
+        BatchProducerCallbacks<int> callbacks = original.Callbacks;
         var block = new BatchProducerBlock<int>(sink, Options(batchSize: 1), callbacks);
 
-        callbacks.ItemFailed = (item, _) => replacement.Add(item);
+        callbacks.ItemFailed = replacement.Callbacks.ItemFailed;
         PostAll(block, [1, 2]);
         block.Complete();
         await CompletionFault(block, ct);
 
         Assert.Multiple(() =>
         {
-            Assert.That(original, Is.EqualTo(new[] { 1, 2 }));
-            Assert.That(replacement, Is.Empty);
+            Assert.That(original.Failed.Select(static f => f.Item), Is.EqualTo(new[] { 1, 2 }));
+            Assert.That(replacement.Failed, Is.Empty);
         });
     }
 
@@ -170,7 +171,7 @@ public partial class BatchProducerBlockTests
     public async Task Complete_DrainTimeoutZero_AbandonsEverythingAtOnce(CancellationToken ct)
     {
         var sink = new ManualSink();
-        var handBack = new HandBack();
+        var handBack = new HandBackRecorder();
         var options = Options(batchSize: 10);
         options.DrainTimeout = TimeSpan.Zero;
         var block = CreateSut(sink.Sink, options, handBack);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DataflowProducer.Tests;
@@ -43,7 +44,7 @@ public partial class BatchProducerBlockTests
         {
             var time = new FakeTimeProvider();
             var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false, AbandonUnacknowledgedOnFlush = flushAbandonsUnacknowledged };
-            var handBack = new HandBack();
+            var handBack = new HandBackRecorder();
             var options = Options(time, batchSize: 10, maxInFlightBatches: 1);
             options.DrainTimeout = TimeSpan.FromMilliseconds(1);
             var block = CreateSut(sink, options, handBack);
@@ -77,7 +78,7 @@ public partial class BatchProducerBlockTests
         {
             using var cts = new CancellationTokenSource();
             var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = round % 2 == 0 };
-            var handBack = new HandBack();
+            var handBack = new HandBackRecorder();
             var block = CreateSut(sink, Options(batchSize: 7, boundedCapacity: 30, maxInFlightBatches: 2, cancellationToken: cts.Token), handBack);
             using var go = new ManualResetEventSlim();
             Task<int>[] posters = [.. Enumerable.Range(0, Posters).Select(p => Task.Run(
@@ -134,7 +135,7 @@ public partial class BatchProducerBlockTests
         TestContext.Out.WriteLine($"{PosterRounds} rounds in {stopwatch.Elapsed.TotalSeconds:F1} s");
     }
 
-    private static async Task AssertAgreeAtCompletionAsync(BatchProducerBlock<int> block, HandBack handBack, int accepted, int round, CancellationToken ct)
+    private static async Task AssertAgreeAtCompletionAsync(BatchProducerBlock<int> block, HandBackRecorder handBack, int accepted, int round, CancellationToken ct)
     {
         Exception? exception = await ExceptionOf(block.Completion, ct);
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Threading.Tasks.Dataflow;
 using CsCheck;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DataflowProducer.Tests;
@@ -232,6 +233,4 @@ public class LingerBatchBlockPropertyTests
             return text.ToString();
         }
     }
-
-    private sealed class PropertyViolationException(string message) : Exception(message);
 }

@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Dataflow;
+using DataflowProducer.Tests.TestSupport;
 using NSubstitute;
 
 namespace DataflowProducer.Tests;
@@ -300,7 +301,7 @@ public partial class LingerBatchBlockTests
         PostAll(block, 1, 2);
         var boom = new InvalidOperationException("boom");
         bool completedInsideConsume = true;
-        var source = new HookSource(42, () =>
+        var source = new ConsumeHookSource(42, () =>
         {
             Fault(block, boom);
             completedInsideConsume = block.Completion.IsCompleted;
@@ -324,7 +325,7 @@ public partial class LingerBatchBlockTests
         var time = new RecordingTimeProvider();
         var block = CreateSut(time, batchSize: 2, boundedCapacity: 2);
         PostAll(block, 1);
-        var source = new HookSource(42, () => throw new InvalidOperationException("source broken"));
+        var source = new ConsumeHookSource(42, () => throw new InvalidOperationException("source broken"));
 
         Assert.That(
             () => ((ITargetBlock<int>)block).OfferMessage(new DataflowMessageHeader(1), 42, source, consumeToAccept: true),
@@ -334,35 +335,6 @@ public partial class LingerBatchBlockTests
         block.Complete();
         Assert.That(ReceiveAll(block), Is.EqualTo(new[] { new[] { 1, 2 } }));
         await block.Completion.WaitAsync(ct);
-    }
-
-    // A source whose ConsumeMessage runs a hook first (to act while the block is fetching the item).
-    private sealed class HookSource(int item, Action hook) : ISourceBlock<int>
-    {
-        public Task Completion { get; } = new TaskCompletionSource().Task;
-
-        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed)
-        {
-            hook();
-            messageConsumed = true;
-            return item;
-        }
-
-        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) => false;
-
-        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target)
-        {
-        }
-
-        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) => throw new NotSupportedException();
-
-        public void Complete()
-        {
-        }
-
-        public void Fault(Exception exception)
-        {
-        }
     }
 
     // Like a real block, it takes its own lock for OfferMessage and Complete; Monitor is re-entrant, so a Complete()

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Text;
 using DataflowProducer.Kafka.Testing;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Cli.Tests.Integration;
 
 /// <summary>The built tool as a process (<c>dotnet dataflow-producer.dll</c>), against a mock cluster in this test
 /// process, so the topic can be read back after the tool exits.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class ProcessTests
 {
     [Test, CancelAfter(120_000)]

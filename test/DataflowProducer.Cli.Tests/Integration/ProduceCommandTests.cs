@@ -1,10 +1,11 @@
 using System.Text;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Cli.Tests.Integration;
 
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class ProduceCommandTests
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(30);

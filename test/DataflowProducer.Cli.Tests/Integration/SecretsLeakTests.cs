@@ -1,10 +1,11 @@
 using DataflowProducer.Kafka.Testing;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Cli.Tests.Integration;
 
 /// <summary>Passwords given with -X never appear in the tool's output: not in the configuration it shows, the
 /// progress, librdkafka's messages, errors, or the summary.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class SecretsLeakTests
 {
     private const string SaslPassword = "cli-sasl-Secret-5d20";

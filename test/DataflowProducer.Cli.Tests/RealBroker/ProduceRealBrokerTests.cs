@@ -4,10 +4,11 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.RealBroker;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Cli.Tests.RealBroker;
 
-[Category("RealBroker")]
+[Category(TestCategories.RealBroker)]
 public class ProduceRealBrokerTests
 {
     [Test, CancelAfter(240_000)]

@@ -5,13 +5,14 @@ using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 using Microsoft.Extensions.Logging.Testing;
 
 namespace DataflowProducer.Kafka.Tests.Integration;
 
 /// <summary>End to end over TCP against librdkafka's mock cluster: a fresh 3-broker cluster and a GUID-named
 /// 4-partition topic per test, everything read back.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class KafkaProducerBlockMockClusterTests
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(60);

@@ -3,10 +3,11 @@ using System.Text;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Kafka.Tests.Integration;
 
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 [NonParallelizable]
 public class TracingMockClusterTests
 {

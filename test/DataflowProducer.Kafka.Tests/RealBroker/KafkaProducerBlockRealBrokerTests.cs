@@ -3,12 +3,13 @@ using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Kafka.Tests.RealBroker;
 
 /// <summary>The block against a real Kafka process: the embedded 0.9.0.1 broker (headers, timestamps and idempotence
 /// do not exist there), or the cluster named by KAFKA_BOOTSTRAP_SERVERS.</summary>
-[Category("RealBroker")]
+[Category(TestCategories.RealBroker)]
 public class KafkaProducerBlockRealBrokerTests
 {
     private const int Partitions = 4;

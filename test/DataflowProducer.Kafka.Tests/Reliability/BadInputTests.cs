@@ -4,12 +4,13 @@ using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Kafka.Tests.Reliability;
 
 /// <summary>The Kafka half of the bad-input matrix: records the client or a serializer refuses. Each time the offending
 /// record alone is reported failed, with an error that says why, and the others are delivered and read back.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class BadInputTests
 {
     private const int Count = 40;

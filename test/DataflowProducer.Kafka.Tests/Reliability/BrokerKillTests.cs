@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.Reliability;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 
 // In the RealBroker namespace although it lives in Reliability/: RealBrokerSetUp is a namespace-scoped [SetUpFixture],
 // and this test must share its one broker process (a second Kafka + ZooKeeper pair would double the tier's start-up).
@@ -13,7 +14,7 @@ namespace DataflowProducer.Kafka.Tests.RealBroker;
 /// broker has no idempotent producer, so records in flight at the kill may be written twice (at-least-once): duplicates
 /// are counted and printed; a record that was accepted and neither read back nor reported failed or abandoned is a
 /// failure.</summary>
-[Category("RealBroker")]
+[Category(TestCategories.RealBroker)]
 public class BrokerKillTests
 {
     private const int Count = 50_000;

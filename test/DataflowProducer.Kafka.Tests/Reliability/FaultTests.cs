@@ -4,13 +4,14 @@ using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 
 namespace DataflowProducer.Kafka.Tests.Reliability;
 
 /// <summary>Broker faults injected into the mock cluster, each checked by reading the topic back: request errors the
 /// idempotent producer must retry without loss or duplicates, round trips slower than the drain timeout (abandoned
 /// records handed back with exact counts), and a broker that never comes back.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class FaultTests
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(60);

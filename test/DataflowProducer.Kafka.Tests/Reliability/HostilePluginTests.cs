@@ -5,6 +5,7 @@ using Confluent.Kafka;
 using DataflowProducer.Kafka.Internal;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 
@@ -170,7 +171,7 @@ public class HostilePluginTests
 
     [TestCase(LoggerHostility.AlwaysThrows, null)]
     [TestCase(LoggerHostility.ThrowsInOneEvent, "ClientLog")]
-    [Category("Integration")]
+    [Category(TestCategories.Integration)]
     [CancelAfter(60_000)]
     public async Task Create_LoggerThatThrowsOnTheClientsOwnThreads_EveryRecordDelivered(LoggerHostility hostility, string? eventName, CancellationToken ct)
     {

@@ -2,13 +2,14 @@ using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Testing;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using DataflowProducer.Tests.Shared;
 using Microsoft.Extensions.Logging.Testing;
 
 namespace DataflowProducer.Kafka.Tests.Reliability;
 
 /// <summary>Credentials in the client configuration never reach a log line (the library's own or librdkafka's, at
 /// every level with librdkafka's debug output on), an exception message, or a reported error.</summary>
-[Category("Integration")]
+[Category(TestCategories.Integration)]
 public class SecretsTests
 {
     private const string SaslPassword = "sasl-Secret-7f3a9e";
