@@ -82,20 +82,21 @@ public partial class KafkaBatchSinkTests
         _stub.Producer.Received(1).Flush(TimeSpan.FromSeconds(7));
     }
 
-    [Test]
-    public async Task Dispose_SinkOverExistingProducer_NeverDisposesIt()
+    [Test, CancelAfter(10_000)]
+    public async Task Dispose_SinkOverExistingProducer_NeverDisposesIt(CancellationToken ct)
     {
         var sut = CreateSut();
 
         sut.Dispose();
-        await sut.DisposeAsync();
+        await sut.DisposeAsync().AsTask().WaitAsync(ct);
 
         _stub.Producer.DidNotReceive().Dispose();
     }
 
     [TestCase(false)]
     [TestCase(true)]
-    public async Task Dispose_SinkBuiltFromConfig_DisposesItsOwnProducer(bool asynchronously)
+    [CancelAfter(10_000)]
+    public async Task Dispose_SinkBuiltFromConfig_DisposesItsOwnProducer(bool asynchronously, CancellationToken ct)
     {
         // No broker at this address; the producer never needs one to be built and disposed.
         var sut = new KafkaBatchSink<string, string>(new ProducerConfig { BootstrapServers = "127.0.0.1:9", LogConnectionClose = false });
@@ -104,7 +105,7 @@ public partial class KafkaBatchSinkTests
 
         if (asynchronously)
         {
-            await sut.DisposeAsync();
+            await sut.DisposeAsync().AsTask().WaitAsync(ct);
         }
         else
         {

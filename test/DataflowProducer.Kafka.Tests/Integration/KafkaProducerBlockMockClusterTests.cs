@@ -13,25 +13,12 @@ namespace DataflowProducer.Kafka.Tests.Integration;
 /// <summary>End to end over TCP against librdkafka's mock cluster: a fresh 3-broker cluster and a GUID-named
 /// 4-partition topic per test, everything read back.</summary>
 [Category(TestCategories.Integration)]
-public class KafkaProducerBlockMockClusterTests
+public class KafkaProducerBlockMockClusterTests() : MockClusterFixture("it")
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(60);
 
-    private MockKafkaCluster _cluster = null!;
-    private string _topic = null!;
 
-    [SetUp]
-    public void SetUp()
-    {
-        _cluster = MockKafkaCluster.Start(3);
-        _topic = $"it-{Guid.NewGuid():N}";
-        _cluster.CreateTopic(_topic, partitions: 4);
-    }
-
-    [TearDown]
-    public void TearDown() => _cluster.Dispose();
-
-    private ProducerConfig Config() => new() { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5 };
+    private ProducerConfig Config() => new() { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5 };
 
     private BatchProducerBlock<KafkaRecord<string, string>> CreateBlock(
         ProducerConfig? config = null,
@@ -41,7 +28,7 @@ public class KafkaProducerBlockMockClusterTests
         FakeLoggerFactory? loggerFactory = null)
     {
         sinkOptions ??= new KafkaSinkOptions<string, string>();
-        sinkOptions.DefaultTopic = _topic;
+        sinkOptions.DefaultTopic = Topic;
         return KafkaProducerBlock.Create(
             config ?? Config(),
             sinkOptions,
@@ -61,7 +48,7 @@ public class KafkaProducerBlockMockClusterTests
     }
 
     private IReadOnlyList<ConsumeResult<string, string>> ReadAll() =>
-        TopicReader.ReadAll(_cluster.BootstrapServers, _topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
+        TopicReader.ReadAll(Cluster.BootstrapServers, Topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
 
     [Test, CancelAfter(120_000)]
     public async Task Create_5000KeyedRecords_EachReadBackOnceInPostOrderPerPartition(CancellationToken ct)
@@ -139,10 +126,10 @@ public class KafkaProducerBlockMockClusterTests
         var block = CreateBlock(outcomes: outcomes);
 
         await SendAllAsync(block, Enumerable.Range(0, Count / 2).Select(Keyed), ct);
-        _cluster.SetAllBrokersDown();
+        Cluster.SetAllBrokersDown();
         await SendAllAsync(block, Enumerable.Range(Count / 2, Count / 2).Select(Keyed), ct);
         await Task.Delay(TimeSpan.FromSeconds(2), ct);
-        _cluster.SetAllBrokersUp();
+        Cluster.SetAllBrokersUp();
         block.Complete();
         await block.Completion.WaitAsync(ct);
 
@@ -159,17 +146,17 @@ public class KafkaProducerBlockMockClusterTests
     public async Task Create_BrokersDownLongerThanMessageTimeout_ExactlyTheAffectedRecordsFailAndAccountingIsExact(CancellationToken ct)
     {
         var outcomes = new Outcomes<KafkaRecord<string, string>>();
-        var block = CreateBlock(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5, MessageTimeoutMs = 3000 }, outcomes: outcomes);
+        var block = CreateBlock(new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5, MessageTimeoutMs = 3000 }, outcomes: outcomes);
         var before = Enumerable.Range(0, 100).Select(Keyed).ToList();
         var affected = Enumerable.Range(100, 200).Select(Keyed).ToList();
 
         await SendAllAsync(block, before, ct);
         await WaitUntilAsync(() => block.GetStatistics().Delivered == before.Count, TimeSpan.FromSeconds(30), ct);
-        _cluster.SetAllBrokersDown();
+        Cluster.SetAllBrokersDown();
         await SendAllAsync(block, affected, ct);
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
-        _cluster.SetAllBrokersUp();
+        Cluster.SetAllBrokersUp();
 
         BatchProducerStatistics s = block.GetStatistics();
         var failed = outcomes.Failed;
@@ -268,7 +255,7 @@ public class KafkaProducerBlockMockClusterTests
         var outcomes = new Outcomes<KafkaRecord<string, string>>();
         var logs = new FakeLoggerFactory(new FakeLogCollector());
         var block = CreateBlock(
-            new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5, QueueBufferingMaxMessages = 100 },
+            new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5, QueueBufferingMaxMessages = 100 },
             new BatchProducerOptions { BatchSize = 1000, Linger = TimeSpan.FromMilliseconds(20) },
             outcomes,
             loggerFactory: logs);
@@ -283,7 +270,7 @@ public class KafkaProducerBlockMockClusterTests
             Assert.That(outcomes.Failed, Is.Empty);
             Assert.That(outcomes.Abandoned, Is.Empty);
             Assert.That(block.GetStatistics().Delivered, Is.EqualTo(Count));
-            Assert.That(TopicReader.CountMessages(_cluster.BootstrapServers, _topic), Is.EqualTo(Count));
+            Assert.That(TopicReader.CountMessages(Cluster.BootstrapServers, Topic), Is.EqualTo(Count));
         });
     }
 

@@ -11,32 +11,19 @@ namespace DataflowProducer.Kafka.Tests.Reliability;
 /// <summary>The Kafka half of the bad-input matrix: records the client or a serializer refuses. Each time the offending
 /// record alone is reported failed, with an error that says why, and the others are delivered and read back.</summary>
 [Category(TestCategories.Integration)]
-public class BadInputTests
+public class BadInputTests() : MockClusterFixture("bad")
 {
     private const int Count = 40;
     private const int Bad = 17;
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(60);
 
-    private MockKafkaCluster _cluster = null!;
-    private string _topic = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _cluster = MockKafkaCluster.Start(3);
-        _topic = $"bad-{Guid.NewGuid():N}";
-        _cluster.CreateTopic(_topic, partitions: 4);
-    }
-
-    [TearDown]
-    public void TearDown() => _cluster.Dispose();
 
     private BatchProducerBlock<KafkaRecord<string, string>> CreateBlock(Outcomes<KafkaRecord<string, string>> outcomes, KafkaSinkOptions<string, string>? sinkOptions = null, ProducerConfig? config = null, BatchProducerOptions? options = null)
     {
         sinkOptions ??= new KafkaSinkOptions<string, string>();
-        sinkOptions.DefaultTopic = _topic;
+        sinkOptions.DefaultTopic = Topic;
         return KafkaProducerBlock.Create(
-            config ?? new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5 },
+            config ?? new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5 },
             sinkOptions,
             options ?? new BatchProducerOptions { BatchSize = 10, Linger = TimeSpan.FromMilliseconds(10) },
             outcomes.Callbacks);
@@ -58,7 +45,7 @@ public class BadInputTests
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
 
-        var read = TopicReader.ReadAll(_cluster.BootstrapServers, _topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
+        var read = TopicReader.ReadAll(Cluster.BootstrapServers, Topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
         BatchProducerStatistics s = block.GetStatistics();
         ScenarioReport.Print(TestContext.Out, $"bad input: {TestContext.CurrentContext.Test.Name}", Count, s, read.Count, read.Select(r => r.Message.Value).Distinct().Count());
         Assert.That(outcomes.Failed, Has.Count.EqualTo(1), "exactly the bad record fails");
@@ -163,7 +150,7 @@ public class BadInputTests
     [Test, CancelAfter(60_000)]
     public async Task Create_ValueOverMessageMaxBytes_ThatRecordFailsAsTooLarge(CancellationToken ct)
     {
-        var config = new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5, MessageMaxBytes = 100_000 };
+        var config = new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5, MessageMaxBytes = 100_000 };
 
         Exception error = await RunWithOneBadRecordAsync(new KafkaRecord<string, string>("k-big", new string('x', 200_000)), ct, config: config);
 
@@ -190,7 +177,7 @@ public class BadInputTests
     public void Create_InvalidDefaultTopic_ThrowsBeforeAnythingStartsNamingTheOption(string topic)
     {
         Assert.That(
-            () => KafkaProducerBlock.Create(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers }, new KafkaSinkOptions<string, string> { DefaultTopic = topic }),
+            () => KafkaProducerBlock.Create(new ProducerConfig { BootstrapServers = Cluster.BootstrapServers }, new KafkaSinkOptions<string, string> { DefaultTopic = topic }),
             Throws.ArgumentException.With.Message.Contains($"KafkaSinkOptions.DefaultTopic must be a legal Kafka topic name, but '{topic}' is not"));
     }
 
@@ -199,11 +186,11 @@ public class BadInputTests
     {
         var outcomes = new Outcomes<KafkaRecord<string, string>>();
         var block = KafkaProducerBlock.Create(
-            new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5 },
+            new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5 },
             new KafkaSinkOptions<string, string>(),
             new BatchProducerOptions { BatchSize = 10, Linger = TimeSpan.FromMilliseconds(10) },
             outcomes.Callbacks);
-        var good = Enumerable.Range(0, 5).Select(i => new KafkaRecord<string, string>($"k{i}", $"v{i}", _topic)).ToList();
+        var good = Enumerable.Range(0, 5).Select(i => new KafkaRecord<string, string>($"k{i}", $"v{i}", Topic)).ToList();
         var orphan = new KafkaRecord<string, string>("k-orphan", "v-orphan");
 
         foreach (var record in good.Append(orphan))
@@ -219,7 +206,7 @@ public class BadInputTests
             Assert.That(outcomes.Failed.Select(f => f.Item), Is.EqualTo(new[] { orphan }));
             Assert.That(outcomes.Failed[0].Error.Message, Does.Contain("KafkaSinkOptions.DefaultTopic"));
             Assert.That(block.GetStatistics().Delivered, Is.EqualTo(5));
-            Assert.That(TopicReader.CountMessages(_cluster.BootstrapServers, _topic), Is.EqualTo(5));
+            Assert.That(TopicReader.CountMessages(Cluster.BootstrapServers, Topic), Is.EqualTo(5));
         });
     }
 
@@ -257,7 +244,7 @@ public class BadInputTests
     public async Task Create_AllBrokersDownAndShortDrainTimeout_AcknowledgementNeverComesSoRecordsHandedBack(CancellationToken ct)
     {
         var outcomes = new Outcomes<KafkaRecord<string, string>>();
-        _cluster.SetAllBrokersDown();
+        Cluster.SetAllBrokersDown();
         var block = CreateBlock(outcomes, options: new BatchProducerOptions { BatchSize = 10, Linger = TimeSpan.FromMilliseconds(10), DrainTimeout = TimeSpan.FromMilliseconds(500) });
         var records = Records.Create(Count, topic: null);
 

@@ -12,35 +12,22 @@ namespace DataflowProducer.Kafka.Tests.Reliability;
 /// idempotent producer must retry without loss or duplicates, round trips slower than the drain timeout (abandoned
 /// records handed back with exact counts), and a broker that never comes back.</summary>
 [Category(TestCategories.Integration)]
-public class FaultTests
+public class FaultTests() : MockClusterFixture("fault", replicationFactor: 3)
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(60);
 
-    private MockKafkaCluster _cluster = null!;
-    private string _topic = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _cluster = MockKafkaCluster.Start(3);
-        _topic = $"fault-{Guid.NewGuid():N}";
-        _cluster.CreateTopic(_topic, partitions: 4, replicationFactor: 3);
-    }
-
-    [TearDown]
-    public void TearDown() => _cluster.Dispose();
 
     private static KafkaRecord<string, string> Keyed(int i) => new($"k{i % 17}", $"v{i}");
 
     private BatchProducerBlock<KafkaRecord<string, string>> CreateBlock(Outcomes<KafkaRecord<string, string>> outcomes, ProducerConfig? config = null, BatchProducerOptions? options = null) =>
         KafkaProducerBlock.Create(
-            config ?? new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5 },
-            new KafkaSinkOptions<string, string> { DefaultTopic = _topic },
+            config ?? new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5 },
+            new KafkaSinkOptions<string, string> { DefaultTopic = Topic },
             options ?? new BatchProducerOptions { BatchSize = 500, Linger = TimeSpan.FromMilliseconds(10) },
             outcomes.Callbacks);
 
     private IReadOnlyList<ConsumeResult<string, string>> ReadAll() =>
-        TopicReader.ReadAll(_cluster.BootstrapServers, _topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
+        TopicReader.ReadAll(Cluster.BootstrapServers, Topic, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
 
     private static async Task SendAllAsync(BatchProducerBlock<KafkaRecord<string, string>> block, IEnumerable<KafkaRecord<string, string>> records, CancellationToken ct)
     {
@@ -74,9 +61,9 @@ public class FaultTests
 
         // Errors for the first produce requests, and again mid-stream, so some of them hit batches that follow others
         // still in flight (where a retry without idempotence would reorder or duplicate).
-        _cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(error, 5).ToArray());
+        Cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(error, 5).ToArray());
         await SendAllAsync(block, Enumerable.Range(0, Count / 2).Select(Keyed), ct);
-        _cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(error, 5).ToArray());
+        Cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(error, 5).ToArray());
         await SendAllAsync(block, Enumerable.Range(Count / 2, Count / 2).Select(Keyed), ct);
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
@@ -103,15 +90,15 @@ public class FaultTests
 
         for (int part = 0; part < 4; part++)
         {
-            _cluster.PushRequestErrors(KafkaApiKey.Produce, mixed);
+            Cluster.PushRequestErrors(KafkaApiKey.Produce, mixed);
             await SendAllAsync(block, Enumerable.Range(part * Count / 4, Count / 4).Select(Keyed), ct);
             if (part == 1)
             {
-                _cluster.SetBrokerDown(2);
+                Cluster.SetBrokerDown(2);
             }
             else if (part == 2)
             {
-                _cluster.SetBrokerUp(2);
+                Cluster.SetBrokerUp(2);
             }
         }
 
@@ -144,9 +131,9 @@ public class FaultTests
 
         // Local_Transport makes the mock broker drop the connection instead of answering: the client cannot know
         // whether the request was stored, retries it, and the mock may keep both copies (see the flap test).
-        _cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(ErrorCode.Local_Transport, 5).ToArray());
+        Cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(ErrorCode.Local_Transport, 5).ToArray());
         await SendAllAsync(block, Enumerable.Range(0, Count / 2).Select(Keyed), ct);
-        _cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(ErrorCode.Local_Transport, 5).ToArray());
+        Cluster.PushRequestErrors(KafkaApiKey.Produce, Enumerable.Repeat(ErrorCode.Local_Transport, 5).ToArray());
         await SendAllAsync(block, Enumerable.Range(Count / 2, Count / 2).Select(Keyed), ct);
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
@@ -176,17 +163,17 @@ public class FaultTests
 
         await SendAllAsync(block, before, ct);
         await WaitUntilAsync(() => block.GetStatistics().Delivered == Before, TimeSpan.FromSeconds(30), "delivery of the first records", ct);
-        foreach (int broker in _cluster.BrokerIds)
+        foreach (int broker in Cluster.BrokerIds)
         {
-            _cluster.SetBrokerRoundTripTime(broker, TimeSpan.FromSeconds(3));
+            Cluster.SetBrokerRoundTripTime(broker, TimeSpan.FromSeconds(3));
         }
 
         await SendAllAsync(block, after, ct);
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
-        foreach (int broker in _cluster.BrokerIds)
+        foreach (int broker in Cluster.BrokerIds)
         {
-            _cluster.SetBrokerRoundTripTime(broker, TimeSpan.Zero);
+            Cluster.SetBrokerRoundTripTime(broker, TimeSpan.Zero);
         }
 
         BatchProducerStatistics s = block.GetStatistics();
@@ -213,28 +200,28 @@ public class FaultTests
     public async Task Create_OneBrokerDownForGood_ItsPartitionsFailByMessageTimeoutRestDeliveredAccountingExact(CancellationToken ct)
     {
         const int Count = 4000;
-        using var topicOnOneReplica = new TopicOnOneReplica(_cluster);
+        using var topicOnOneReplica = new TopicOnOneReplica(Cluster);
         int downBroker = topicOnOneReplica.LeaderOf(0);
         var deadPartitions = topicOnOneReplica.PartitionsLedBy(downBroker);
         var outcomes = new Outcomes<KafkaRecord<string, string>>();
         var block = KafkaProducerBlock.Create(
-            new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, LingerMs = 5, MessageTimeoutMs = 3000 },
+            new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 5, MessageTimeoutMs = 3000 },
             new KafkaSinkOptions<string, string> { DefaultTopic = topicOnOneReplica.Topic },
             new BatchProducerOptions { BatchSize = 500, Linger = TimeSpan.FromMilliseconds(10) },
             outcomes.Callbacks);
         var records = Enumerable.Range(0, Count).Select(i => new KafkaRecord<string, string>($"k{i}", $"v{i}") { Partition = new Partition(i % 4) }).ToList();
         var doomed = records.Where(r => deadPartitions.Contains(r.Partition!.Value.Value)).ToList();
 
-        _cluster.SetBrokerDown(downBroker);
+        Cluster.SetBrokerDown(downBroker);
         await SendAllAsync(block, records, ct);
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
 
         // Back up only to count what was written: the producer is gone, so nothing more can arrive.
-        _cluster.SetBrokerUp(downBroker);
+        Cluster.SetBrokerUp(downBroker);
         BatchProducerStatistics s = block.GetStatistics();
         var failed = outcomes.Failed;
-        long written = TopicReader.SumHighWatermarks(_cluster.BootstrapServers, topicOnOneReplica.Topic, ReadTimeout);
+        long written = TopicReader.SumHighWatermarks(Cluster.BootstrapServers, topicOnOneReplica.Topic, ReadTimeout);
         ScenarioReport.Print(TestContext.Out, $"Broker {downBroker} down for good", Count, s, written, written, note: $"partitions {string.Join(",", deadPartitions)} lost their only replica");
         Assert.Multiple(() =>
         {
