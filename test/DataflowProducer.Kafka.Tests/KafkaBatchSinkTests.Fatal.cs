@@ -16,11 +16,9 @@ public partial class KafkaBatchSinkTests
         var records = Records.Create(15, topic: null);
         var block = CreateBlock(batchSize: 5, TimeSpan.FromSeconds(30));
 
-        foreach (var record in records)
-        {
-            Assert.That(block.Post(record), Is.True);
-        }
-
+        // The abort may close the block while the last records are posted: those are declined, not lost.
+        int accepted = records.TakeWhile(block.Post).Count();
+        Assert.That(accepted, Is.GreaterThanOrEqualTo(5), "the first batch is accepted before anything can fail");
         block.Complete();
         Exception? completion = await Records.ExceptionOf(block.Completion.WaitAsync(ct));
 
@@ -32,9 +30,9 @@ public partial class KafkaBatchSinkTests
             Assert.That((completion?.InnerException as KafkaException)?.Error.IsFatal, Is.True);
             Assert.That(_failed.Select(f => f.Record), Is.EqualTo(new[] { records[3] }));
             Assert.That(((KafkaException)_failed[0].Error).Error.IsFatal, Is.True);
-            Assert.That(_abandoned, Is.EquivalentTo(records.Skip(4)));
+            Assert.That(_abandoned, Is.EquivalentTo(records.Skip(4).Take(accepted - 4)));
             Assert.That(_stub.ProducedValues, Is.EqualTo(new[] { "v0", "v1", "v2", "v3" }), "nothing is produced after the fatal error");
-            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(15, s.Batches, 3, 1, 11, 0)));
+            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(accepted, s.Batches, 3, 1, accepted - 4, 0)));
         });
     }
 
