@@ -116,10 +116,12 @@ public class HostilePluginTests
         BatchProducerBlock<KafkaRecord<string, string>> block = CreateBlock(hostile, serializer, loggers);
         var records = Enumerable.Range(0, Count).Select(i => i == Poison && hostile == Hostile.NullRecord ? null! : new KafkaRecord<string, string>($"k{i}", $"v{i}")).ToArray();
 
-        foreach (var record in records)
-        {
-            Assert.That(block.Post(record), Is.True);
-        }
+        // A case that aborts may close the block while the last records are posted: those are declined (never
+        // accepted, so never counted), not lost. Only an aborting case may decline any.
+        int accepted = records.TakeWhile(block.Post).Count();
+        int declined = Count - accepted;
+        Assert.That(declined == 0 || abandoned >= declined, Is.True, $"{declined} record(s) declined by a pipeline that abandons nothing");
+        abandoned -= declined;
 
         await StuckWhereTheCaseSaysAsync(hostile, serializer, ct);
         block.Complete();
@@ -134,7 +136,7 @@ public class HostilePluginTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(Count, s.Batches, delivered, failed, abandoned, 0)), "the statistics");
+            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(accepted, s.Batches, delivered, failed, abandoned, 0)), "the statistics");
             Assert.That(s.Accepted, Is.EqualTo(s.Delivered + s.Failed + s.Abandoned), "the accounting invariant");
             Assert.That(failedAtCompletion, Has.Count.EqualTo(failed), "ItemFailed callbacks by the time Completion finished");
             Assert.That(abandonedAtCompletion, Has.Count.EqualTo(abandoned), "ItemsAbandoned callbacks by the time Completion finished");
