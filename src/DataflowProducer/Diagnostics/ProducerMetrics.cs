@@ -18,6 +18,8 @@ internal sealed class ProducerMetrics
         Delivered = meter.CreateCounter<long>(TelemetryNames.MessagesDelivered, TelemetryNames.MessageUnit, "Messages the sink acknowledged as delivered.");
         Failed = meter.CreateCounter<long>(TelemetryNames.MessagesFailed, TelemetryNames.MessageUnit, "Messages the sink reported failed.");
         Abandoned = meter.CreateCounter<long>(TelemetryNames.MessagesAbandoned, TelemetryNames.MessageUnit, "Messages the pipeline will never deliver and handed back.");
+        NotSent = meter.CreateCounter<long>(TelemetryNames.MessagesNotSent, TelemetryNames.MessageUnit, "Abandoned messages the sink was never given: safe to send again.");
+        Unknown = meter.CreateCounter<long>(TelemetryNames.MessagesUnknown, TelemetryNames.MessageUnit, "Abandoned messages the sink was given whose outcome stayed unknown: sending again may duplicate.");
         InFlight = meter.CreateUpDownCounter<long>(TelemetryNames.MessagesInFlight, TelemetryNames.MessageUnit, "Messages handed to the sink whose outcome is not known yet.");
         BatchSize = meter.CreateHistogram<int>(TelemetryNames.BatchSize, TelemetryNames.MessageUnit, "Messages per batch handed to the sink.");
         AcknowledgeDuration = meter.CreateHistogram<double>(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.");
@@ -30,6 +32,10 @@ internal sealed class ProducerMetrics
     public Counter<long> Failed { get; }
 
     public Counter<long> Abandoned { get; }
+
+    public Counter<long> NotSent { get; }
+
+    public Counter<long> Unknown { get; }
 
     public UpDownCounter<long> InFlight { get; }
 
