@@ -74,7 +74,7 @@ public sealed partial class BatchProducerBlock<T>
         result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult; a sink (or a substitute of one) must complete it with the batch's result, BatchResult.AllDelivered when every item was delivered."));
         int failed = 0;
         int abandoned = 0;
-        Exception? batchError = null;
+        Exception? abandonReason = null;
         try
         {
             if (result.Failed.Count == 0 && result.Abandoned.Count == 0)
@@ -92,7 +92,6 @@ public sealed partial class BatchProducerBlock<T>
                 }
 
                 failed++;
-                batchError ??= failure.Error;
                 _ledger.Failed(batch[failure.Index], failure.Error, pending.Number, failure.Index);
             }
 
@@ -112,7 +111,8 @@ public sealed partial class BatchProducerBlock<T>
             if (lost is not null)
             {
                 abandoned = lost.Count;
-                _ledger.Abandoned(lost, IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended."));
+                abandonReason = IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended.");
+                _ledger.Abandoned(lost, abandonReason);
             }
 
             // Items neither failed nor abandoned were delivered. Out-of-range indexes are logged and ignored, so a
@@ -124,8 +124,7 @@ public sealed partial class BatchProducerBlock<T>
             Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
             if (wasInFlight)
             {
-                ProducerMetrics.Record(_metrics.AcknowledgeDuration, _timeProvider.GetElapsedTime(pending.StartTimestamp).TotalSeconds, Tags());
-                EndSpan(pending, failed == 0 && abandoned == 0 ? "delivered" : failed + abandoned == batch.Length ? (failed > 0 ? "failed" : "abandoned") : "partial", batchError);
+                RecordOutcome(pending, result, failed, abandoned, abandonReason);
             }
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
@@ -155,7 +154,7 @@ public sealed partial class BatchProducerBlock<T>
             if (wasInFlight)
             {
                 _ledger.Settling(pending.Batch.Length);
-                EndSpan(pending, "abandoned", reason);
+                RecordAbandoned(pending, reason);
             }
 
             _ledger.Abandoned(pending.Batch, reason);

@@ -61,7 +61,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly Ledger<T> _ledger;
     private readonly KeyValuePair<string, object?>[] _telemetryTags;
     private readonly TagList _tags;
-    private readonly string _spanName;
+    private readonly IBatchSinkHooks<T>? _hooks;
     private readonly Action<T>? _onOffer;
 
     // Signals: set once each. _aborted: Abort has stopped the stages. _sinkCallAfterAbort: a sink call began after
@@ -119,7 +119,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         _metrics = ProducerMetrics.For(options.MeterFactory);
         _telemetryTags = TelemetryTagsFor(options, hooks?.TelemetryTags);
         _tags = new TagList(_telemetryTags);
-        _spanName = hooks?.DestinationName is { } destination ? "send " + destination : "send";
+        _hooks = hooks;
 
         _batcher = new LingerBatchBlock<T>(
             new LingerBatchBlockOptions
@@ -131,7 +131,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             },
             holdUntilReleased: true,
             consumer: this);
-        _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags);
+        _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags) { ErrorTypeOf = ErrorTypeOf };
         _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });
         _link = _batcher.LinkTo(_producer, new DataflowLinkOptions { PropagateCompletion = true });
 
