@@ -11,9 +11,9 @@ public sealed partial class BatchProducerBlock<T>
     private const int Aborted = 1;
     private const int FinishedCleanly = 2;
 
-    // After an abort, how long the pipeline waits for what is still in the sink's hands to settle: a sink call that
-    // ignores cancellation, the sink's last flush. Bounded, so a stuck sink cannot hold Completion (DESIGN 4.14).
-    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(5);
+    // How long past the time it was given a sink call is waited for after an abort: a flush that ignores its timeout
+    // or cancellation, a dispose that blocks. Bounded, so a stuck sink cannot hold Completion (DESIGN 4.14).
+    private static readonly TimeSpan OverrunAllowance = TimeSpan.FromSeconds(5);
 
     private bool IsAborted => Volatile.Read(ref _state) == Aborted;
 
@@ -55,6 +55,7 @@ public sealed partial class BatchProducerBlock<T>
         {
             // An internal error: never leave Completion pending. What is not settled is lost to the counts, so say so.
             Abort(ex, "internal error");
+            _emitter?.Complete();
             _completion.TrySetException(new BatchProducerException<T>($"The pipeline failed internally; the counts may be incomplete. {ex.Message}", ex, [], []) { Statistics = GetStatistics() });
         }
     }
@@ -109,6 +110,24 @@ public sealed partial class BatchProducerBlock<T>
         Task flush = Task.Run(() => _sink.FlushAsync(timeout, cancellationToken) ?? throw new InvalidOperationException("The sink's FlushAsync returned null instead of a task."), CancellationToken.None);
         Volatile.Write(ref _flush, flush);
         return flush;
+    }
+
+    // The time an abort gives what the sink was handed: the settle time, cut to what is left of a drain under way;
+    // none after a drain timeout.
+    private TimeSpan SettleTime()
+    {
+        if (Volatile.Read(ref _drainTimedOut) != 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        TimeSpan settle = _options.SettleTime;
+        if (Volatile.Read(ref _completeRequested) != 0 && RemainingDrainTime() is var left && left != Timeout.InfiniteTimeSpan && left < settle)
+        {
+            settle = left;
+        }
+
+        return settle;
     }
 
     private TimeSpan RemainingDrainTime()
@@ -166,8 +185,8 @@ public sealed partial class BatchProducerBlock<T>
         {
             Exception reason = AbortReason;
 
-            // Give the sink a last chance to settle what it knows, item by item, before whole batches are abandoned:
-            // a flush with no time left, bounded by the settle time. The sink is flushed once per pipeline: when the
+            // Give what the sink was handed the settle time to report its real outcome, item by item, before whole
+            // batches are abandoned as unknown: one last flush. The sink is flushed once per pipeline: when the
             // drain's own flush already ran (or is still running past the drain timeout), it has had its chance.
             if (Volatile.Read(ref _flush) is { } drainFlush)
             {
@@ -175,17 +194,18 @@ public sealed partial class BatchProducerBlock<T>
                 // abort it gets the settle time to report what it knows.
                 if (Volatile.Read(ref _drainTimedOut) == 0)
                 {
-                    await FinishesWithinAsync(drainFlush, SettleTimeout).ConfigureAwait(false);
+                    await FinishesWithinAsync(drainFlush, SettleTime() + OverrunAllowance).ConfigureAwait(false);
                 }
 
                 Observe(drainFlush);
             }
             else
             {
-                Task flush = StartFlush(TimeSpan.Zero, CancellationToken.None);
-                if (!await FinishesWithinAsync(flush, SettleTimeout).ConfigureAwait(false))
+                TimeSpan settle = SettleTime();
+                Task flush = StartFlush(settle, CancellationToken.None);
+                if (!await FinishesWithinAsync(flush, settle + OverrunAllowance).ConfigureAwait(false))
                 {
-                    Log.FlushFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The sink's flush did not finish within the settle time ({SettleTimeout}) after the abort.")));
+                    Log.FlushFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The sink's flush did not finish within the settle time ({settle}) and {OverrunAllowance} more after the abort.")));
                     Observe(flush);
                 }
                 else if (flush.IsFaulted)
@@ -194,7 +214,22 @@ public sealed partial class BatchProducerBlock<T>
                 }
             }
 
-            // What the batch block held: never batched to the sink.
+            // In acceptance order, so outcomes and hand-backs come in that order too. First the batches accepted by
+            // the sink: reported as the sink said, or unknown when their acknowledgement did not come in time.
+            while (_pending.Reader.TryRead(out PendingBatch? pending))
+            {
+                await SettleAtFinishAsync(pending, reason).ConfigureAwait(false);
+            }
+
+            // The batch the produce stage still holds: inside a sink call that ignored cancellation past the settle
+            // time (unknown), waiting for the window (not sent), or taken by the sink just as the channel closed. If
+            // its outcome is known, it counts.
+            if (Interlocked.Exchange(ref _accepting, null) is { } accepting)
+            {
+                await SettleAtFinishAsync(accepting, reason).ConfigureAwait(false);
+            }
+
+            // What the batch block held: never batched, never sent.
             try
             {
                 await _batcher.Completion.ConfigureAwait(false);
@@ -209,34 +244,23 @@ public sealed partial class BatchProducerBlock<T>
             {
                 // Never batched, so never counted as accepted by the metrics yet.
                 _ledger.CountAccepted(dropped.Count);
-                _ledger.Abandoned(dropped, reason);
-            }
-
-            // The batch the produce stage still holds: inside a sink call that ignored cancellation past the settle
-            // time, or taken by the sink just as the channel closed. If its outcome is known, it counts.
-            if (Interlocked.Exchange(ref _accepting, null) is { } accepting)
-            {
-                await SettleAtFinishAsync(accepting, reason).ConfigureAwait(false);
-            }
-
-            // Batches accepted by the sink whose acknowledgement did not come in time.
-            while (_pending.Reader.TryRead(out PendingBatch? pending))
-            {
-                await SettleAtFinishAsync(pending, reason).ConfigureAwait(false);
+                _ledger.Abandoned(dropped, reason, OutcomeStatus.NotSent);
+                _emitter?.Add(new BatchOutcome<T>(Volatile.Read(ref _batchSequence) + 1, [.. dropped], OutcomeStatus.NotSent, reason));
             }
         }
 
+        _emitter?.Complete();
         BatchProducerStatistics s = GetStatistics();
-        Log.DrainCompleted(_logger, s.Accepted, s.Delivered, s.Failed, s.Abandoned, s.Batches);
+        Log.DrainCompleted(_logger, s.Accepted, s.Delivered, s.Failed, s.Abandoned, s.NotSent, s.Unknown, s.Batches);
 
         if (_ownedResource is { } owned)
         {
             // On the pool and bounded by the settle time: a client whose dispose blocks or never ends must not hold
             // Completion; the counts are final already.
             Task disposal = Task.Run(() => DisposeOwnedAsync(owned), CancellationToken.None);
-            if (!await FinishesWithinAsync(disposal, SettleTimeout).ConfigureAwait(false))
+            if (!await FinishesWithinAsync(disposal, OverrunAllowance).ConfigureAwait(false))
             {
-                Log.DisposeFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Disposing what the pipeline owns did not finish within the settle time ({SettleTimeout}).")));
+                Log.DisposeFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Disposing what the pipeline owns did not finish within {OverrunAllowance}.")));
                 Observe(disposal);
             }
             else if (disposal.IsFaulted)
@@ -262,7 +286,7 @@ public sealed partial class BatchProducerBlock<T>
 
         string message = s.Failed == 0 && s.Abandoned == 0
             ? string.Create(CultureInfo.InvariantCulture, $"Every accepted item was delivered ({s.Accepted} accepted, {s.Delivered} delivered, {s.Batches} batches), but the pipeline did not finish cleanly.")
-            : string.Create(CultureInfo.InvariantCulture, $"Not every item was delivered: {s.Accepted} accepted, {s.Delivered} delivered, {s.Failed} failed, {s.Abandoned} abandoned ({s.Batches} batches).");
+            : string.Create(CultureInfo.InvariantCulture, $"Not every item was delivered: {s.Accepted} accepted, {s.Delivered} delivered, {s.Failed} failed, {s.Abandoned} abandoned ({s.NotSent} not sent, {s.Unknown} unknown; {s.Batches} batches).");
         if (aborted)
         {
             message += " " + AbortReason.Message;

@@ -29,6 +29,11 @@ public sealed partial class BatchProducerBlock<T>
 
                     reader.TryRead(out _);
                     Report(pending, result);
+                    if (_emitter is { } emitter)
+                    {
+                        // A slow reader of outcomes holds the next report back, and with it the window and the capacity.
+                        await emitter.WaitForRoomAsync(_abort.Token).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -72,66 +77,32 @@ public sealed partial class BatchProducerBlock<T>
         }
 
         result ??= FailAll(batch.Length, new InvalidOperationException("The sink's acknowledgement completed with a null BatchResult; a sink (or a substitute of one) must complete it with the batch's result, BatchResult.AllDelivered when every item was delivered."));
-        int failed = 0;
-        int abandoned = 0;
-        Exception? abandonReason = null;
+        var tally = default(Tally);
         try
         {
-            if (result.Failed.Count == 0 && result.Abandoned.Count == 0)
+            if (result.Failed.Count == 0 && result.Abandoned.Count == 0 && result.NotSent.Count == 0)
             {
-                _ledger.Delivered(batch.Length);
+                tally.Delivered = batch.Length;
+                _ledger.Delivered(batch.Length, _ledger.WantsDeliveredItems ? batch : null);
+                _emitter?.Add(new BatchOutcome<T>(pending.Number, batch, OutcomeStatus.Delivered, null, result.Receipts));
                 return;
             }
 
-            foreach (BatchItemError failure in result.Failed)
-            {
-                if ((uint)failure.Index >= (uint)batch.Length)
-                {
-                    Log.ResultIndexOutOfRange(_logger, pending.Number, failure.Index, batch.Length);
-                    continue;
-                }
-
-                failed++;
-                _ledger.Failed(batch[failure.Index], failure.Error, pending.Number, failure.Index);
-            }
-
-            List<T>? lost = null;
-            foreach (int index in result.Abandoned)
-            {
-                if ((uint)index < (uint)batch.Length)
-                {
-                    (lost ??= []).Add(batch[index]);
-                }
-                else
-                {
-                    Log.ResultIndexOutOfRange(_logger, pending.Number, index, batch.Length);
-                }
-            }
-
-            if (lost is not null)
-            {
-                abandoned = lost.Count;
-                abandonReason = IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended.");
-                _ledger.Abandoned(lost, abandonReason);
-            }
-
-            // Items neither failed nor abandoned were delivered. Out-of-range indexes are logged and ignored, so a
-            // faulty sink cannot make the counts disagree.
-            _ledger.Delivered(batch.Length - failed - abandoned);
+            tally = ReportItemByItem(pending, result);
         }
         finally
         {
-            Log.BatchAcknowledged(_logger, pending.Number, batch.Length - failed - abandoned, failed, abandoned);
+            Log.BatchAcknowledged(_logger, pending.Number, tally.Delivered, tally.Failed, tally.NotSent, tally.Unknown);
             if (wasInFlight)
             {
-                RecordOutcome(pending, result, failed, abandoned, abandonReason);
+                RecordOutcome(pending, result, tally);
             }
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
             // the window, would reach the sink after the failure that should have stopped the pipeline.
-            if (failed > 0 && _options.FailurePolicy == FailurePolicy.FaultPipeline)
+            if (tally.Failed > 0 && _options.FailurePolicy == FailurePolicy.FaultPipeline)
             {
-                Abort(new BatchProducerException($"{failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _ledger.FirstFailure), "an item failed under FailurePolicy.FaultPipeline");
+                Abort(new BatchProducerException($"{tally.Failed} item(s) of batch {pending.Number} failed and the failure policy is FaultPipeline.", _ledger.FirstFailure), "an item failed under FailurePolicy.FaultPipeline");
             }
 
             pending.MarkSettled();
@@ -140,8 +111,85 @@ public sealed partial class BatchProducerBlock<T>
         }
     }
 
+    // A batch the sink did not fully deliver. Out-of-range indexes are logged and ignored, so a faulty sink cannot make
+    // the counts disagree; items neither failed nor abandoned were delivered.
+    private Tally ReportItemByItem(PendingBatch pending, BatchResult result)
+    {
+        T[] batch = pending.Batch;
+        var statuses = new OutcomeStatus[batch.Length];
+        Exception?[] errors = new Exception?[batch.Length];
+        var tally = default(Tally);
+        foreach (BatchItemError failure in result.Failed)
+        {
+            if (InRange(pending, failure.Index))
+            {
+                tally.Failed++;
+                tally.FirstError ??= failure.Error;
+                statuses[failure.Index] = OutcomeStatus.Failed;
+                errors[failure.Index] = failure.Error;
+                _ledger.Failed(batch[failure.Index], failure.Error, pending.Number, failure.Index);
+            }
+        }
+
+        Exception reason = IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended.");
+        Exception notSentReason = IsAborted ? AbortReason : new OperationCanceledException("The sink did not pass these items on.");
+        tally.Unknown = HandBack(pending, result.Abandoned, OutcomeStatus.Unknown, reason, statuses, errors);
+        tally.NotSent = HandBack(pending, result.NotSent, OutcomeStatus.NotSent, notSentReason, statuses, errors);
+        tally.UnknownReason = tally.Unknown > 0 ? reason : null;
+        tally.NotSentReason = tally.NotSent > 0 ? notSentReason : null;
+
+        List<T>? delivered = _ledger.WantsDeliveredItems ? [] : null;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (statuses[i] == OutcomeStatus.Delivered)
+            {
+                tally.Delivered++;
+                delivered?.Add(batch[i]);
+            }
+        }
+
+        _ledger.Delivered(tally.Delivered, delivered);
+        _emitter?.Add(new BatchOutcome<T>(pending.Number, batch, statuses, errors, result.Receipts));
+        return tally;
+    }
+
+    // Abandoned items of a reported batch, all of one status: marked, and handed back as one group.
+    private int HandBack(PendingBatch pending, IReadOnlyList<int> indexes, OutcomeStatus status, Exception reason, OutcomeStatus[] statuses, Exception?[] errors)
+    {
+        List<T>? items = null;
+        foreach (int index in indexes)
+        {
+            if (InRange(pending, index))
+            {
+                statuses[index] = status;
+                errors[index] = reason;
+                (items ??= []).Add(pending.Batch[index]);
+            }
+        }
+
+        if (items is null)
+        {
+            return 0;
+        }
+
+        _ledger.Abandoned(items, reason, status);
+        return items.Count;
+    }
+
+    private bool InRange(PendingBatch pending, int index)
+    {
+        if ((uint)index < (uint)pending.Batch.Length)
+        {
+            return true;
+        }
+
+        Log.ResultIndexOutOfRange(_logger, pending.Number, index, pending.Batch.Length);
+        return false;
+    }
+
     // The one way a batch without an outcome is settled, by whoever claims it first: off InFlight, its span ended,
-    // its items abandoned and handed back. False when somebody else claimed it.
+    // its items abandoned and handed back — not sent when the sink never had it, unknown when it did. False when
+    // somebody else claimed it.
     private bool SettleAbandoned(PendingBatch pending, Exception reason)
     {
         if (!pending.TryClaim(out bool wasInFlight))
@@ -157,7 +205,9 @@ public sealed partial class BatchProducerBlock<T>
                 RecordAbandoned(pending, reason);
             }
 
-            _ledger.Abandoned(pending.Batch, reason);
+            OutcomeStatus status = wasInFlight ? OutcomeStatus.Unknown : OutcomeStatus.NotSent;
+            _ledger.Abandoned(pending.Batch, reason, status);
+            _emitter?.Add(new BatchOutcome<T>(pending.Number, pending.Batch, status, reason));
         }
         finally
         {
@@ -165,5 +215,17 @@ public sealed partial class BatchProducerBlock<T>
         }
 
         return true;
+    }
+
+    // What became of a reported batch's items.
+    private struct Tally
+    {
+        public int Delivered;
+        public int Failed;
+        public int NotSent;
+        public int Unknown;
+        public Exception? FirstError;
+        public Exception? UnknownReason;    // why the unknown items were abandoned, when there are any
+        public Exception? NotSentReason;    // why the not-sent items were abandoned, when there are any
     }
 }

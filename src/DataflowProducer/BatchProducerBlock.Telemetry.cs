@@ -180,15 +180,15 @@ public sealed partial class BatchProducerBlock<T>
         return ErrorTypes.Of(error);
     }
 
-    // The telemetry of a batch whose outcome the sink reported (failed and abandoned: the counts Report settled, out-of-
-    // range indexes left out; abandonReason: why its abandoned items were abandoned). Everything comes from this batch
-    // alone: its span's status and error.type are its own first failure, or the reason it was abandoned.
-    private void RecordOutcome(PendingBatch pending, BatchResult result, int failed, int abandoned, Exception? abandonReason)
+    // The telemetry of a batch whose outcome the sink reported (tally: what Report settled, out-of-range indexes left
+    // out). Everything comes from this batch alone: its span's status and error.type are its own first failure, or the
+    // reason its items were abandoned. Not-sent items never reached the client, so the conventions do not count them
+    // as sent; unknown ones were handed over and are counted, with the reason as error.type.
+    private void RecordOutcome(PendingBatch pending, BatchResult result, Tally tally)
     {
         int length = pending.Batch.Length;
-        Exception? error = null;
         List<(string Type, long Count)>? failures = null;
-        if (failed > 0)
+        if (tally.Failed > 0)
         {
             foreach (BatchItemError failure in result.Failed)
             {
@@ -197,7 +197,6 @@ public sealed partial class BatchProducerBlock<T>
                     continue;
                 }
 
-                error ??= failure.Error;
                 string type = ErrorTypeOf(failure.Error);
                 failures ??= [];
                 int at = failures.FindIndex(f => f.Type == type);
@@ -212,22 +211,16 @@ public sealed partial class BatchProducerBlock<T>
             }
         }
 
-        if (abandoned == 0)
-        {
-            abandonReason = null;
-        }
-
-        error ??= abandonReason;
+        Exception? error = tally.FirstError ?? tally.UnknownReason ?? tally.NotSentReason;
         string? errorType = error is null ? null : ErrorTypeOf(error);
         double seconds = _timeProvider.GetElapsedTime(pending.StartTimestamp).TotalSeconds;
         ProducerMetrics.Record(_metrics.AcknowledgeDuration, seconds, Tags());
         if (IsMeasuringOperations)
         {
             ProducerMetrics.Record(_metrics.OperationDuration, seconds, OperationTags(pending, errorType));
-            int delivered = length - failed - abandoned;
-            if (delivered > 0)
+            if (tally.Delivered > 0)
             {
-                ProducerMetrics.Add(_metrics.SentMessages, delivered, OperationTags(pending, null));
+                ProducerMetrics.Add(_metrics.SentMessages, tally.Delivered, OperationTags(pending, null));
             }
 
             foreach ((string type, long count) in failures ?? [])
@@ -235,18 +228,20 @@ public sealed partial class BatchProducerBlock<T>
                 ProducerMetrics.Add(_metrics.SentMessages, count, OperationTags(pending, type));
             }
 
-            if (abandonReason is not null)
+            if (tally.UnknownReason is { } unknown)
             {
-                ProducerMetrics.Add(_metrics.SentMessages, abandoned, OperationTags(pending, ErrorTypeOf(abandonReason)));
+                ProducerMetrics.Add(_metrics.SentMessages, tally.Unknown, OperationTags(pending, ErrorTypeOf(unknown)));
             }
         }
 
-        string outcome = failed == 0 && abandoned == 0 ? "delivered" : failed + abandoned == length ? (failed > 0 ? "failed" : "abandoned") : "partial";
+        int lost = tally.Failed + tally.NotSent + tally.Unknown;
+        string outcome = lost == 0 ? "delivered" : lost == length ? (tally.Failed > 0 ? "failed" : "abandoned") : "partial";
         EndSpan(pending, outcome, error, errorType);
     }
 
     // The telemetry of a handed-over batch settled without an outcome (an abort, a sink that threw): the whole batch
-    // was attempted and is abandoned, so its span is Error with the abort reason, as on every abort path.
+    // was handed over and its outcome is unknown, so it counts as sent with the reason as error.type, and its span is
+    // Error with that reason, as on every abort path.
     private void RecordAbandoned(PendingBatch pending, Exception reason)
     {
         string errorType = ErrorTypeOf(reason);

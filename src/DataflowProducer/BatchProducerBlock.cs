@@ -63,6 +63,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly TagList _tags;
     private readonly IBatchSinkHooks<T>? _hooks;
     private readonly Action<T>? _onOffer;
+    private readonly OutcomeEmitter<T>? _emitter;   // with EmitOutcomes only
 
     // Signals: set once each. _aborted: Abort has stopped the stages. _sinkCallAfterAbort: a sink call began after
     // the abort (see EnterSink).
@@ -132,6 +133,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             holdUntilReleased: true,
             consumer: this);
         _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags) { ErrorTypeOf = ErrorTypeOf };
+        _emitter = options.EmitOutcomes ? new OutcomeEmitter<T>(options.OutcomeBoundedCapacity) : null;
         _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });
         _link = _batcher.LinkTo(_producer, new DataflowLinkOptions { PropagateCompletion = true });
 
@@ -147,6 +149,18 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
 
     /// <inheritdoc />
     public Task Completion => _completion.Task;
+
+    /// <summary>Gets the source of outcomes: one <see cref="BatchOutcome{T}"/> per batch, batches in acceptance order,
+    /// an outcome for every accepted item (delivered, failed, not sent, or unknown). Items abandoned before they were
+    /// batched come last, as one more outcome.</summary>
+    /// <value>A bounded source (<see cref="BatchProducerOptions.OutcomeBoundedCapacity"/> batches): when its reader falls
+    /// behind, the pipeline stops reporting outcomes, the sink gets no new batches and posters wait. It completes after
+    /// the last outcome, once the pipeline has finished, however it finished: the outcomes themselves carry the
+    /// failures, and <see cref="Completion"/> the summary. Link it with
+    /// <see cref="DataflowLinkOptions.PropagateCompletion"/> so the reader completes after the last outcome.</value>
+    /// <exception cref="InvalidOperationException">Outcomes are off: set <see cref="BatchProducerOptions.EmitOutcomes"/>.</exception>
+    public ISourceBlock<BatchOutcome<T>> Outcomes => _emitter?.Source
+        ?? throw new InvalidOperationException("This pipeline does not emit outcomes: set BatchProducerOptions.EmitOutcomes to true when building it.");
 
     private string DebuggerDisplay
     {

@@ -37,6 +37,26 @@ public sealed class BatchProducerOptions
     /// <value>Zero or more, or <see cref="Timeout.InfiniteTimeSpan"/>. The default is 30 s.</value>
     public TimeSpan DrainTimeout { get; set; } = Defaults.DrainTimeout;
 
+    /// <summary>Gets or sets how long, after an abort, items already handed to the sink get to report their real
+    /// outcome (the time given to the sink's last flush). What has none by then is abandoned as
+    /// <see cref="OutcomeStatus.Unknown"/>; items never handed over are abandoned at once as
+    /// <see cref="OutcomeStatus.NotSent"/>.</summary>
+    /// <value>Zero or more, and finite. The default is 2 s. During a drain it is cut to what is left of
+    /// <see cref="DrainTimeout"/>; after a drain timeout there is none (the drain's flush has had its time).</value>
+    public TimeSpan SettleTime { get; set; } = Defaults.SettleTime;
+
+    /// <summary>Gets or sets a value indicating whether the block emits every item's outcome through
+    /// <see cref="BatchProducerBlock{T}.Outcomes"/>.</summary>
+    /// <value>The default is false: nothing is buffered for a reader that does not exist, and
+    /// <see cref="BatchProducerBlock{T}.Outcomes"/> throws.</value>
+    public bool EmitOutcomes { get; set; }
+
+    /// <summary>Gets or sets how many batch outcomes <see cref="BatchProducerBlock{T}.Outcomes"/> holds for its reader.
+    /// When it is full, the pipeline stops reporting outcomes, so the sink gets no new batches and posters wait:
+    /// a slow reader holds the pipeline back instead of growing memory.</summary>
+    /// <value>At least 1. The default is 16. Used only with <see cref="EmitOutcomes"/>.</value>
+    public int OutcomeBoundedCapacity { get; set; } = Defaults.OutcomeBoundedCapacity;
+
     /// <summary>Gets or sets what happens when an item fails.</summary>
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
     public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
@@ -93,6 +113,16 @@ public sealed class BatchProducerOptions
         if (DrainTimeout > MaxTimerDelay)
         {
             yield return new($"{Name}.DrainTimeout must be at most {MaxTimerDelay} (the longest timer), or Timeout.InfiniteTimeSpan, but was {DrainTimeout}.", DrainTimeout);
+        }
+
+        if (SettleTime < TimeSpan.Zero || SettleTime > MaxTimerDelay)
+        {
+            yield return new($"{Name}.SettleTime must be zero or more and at most {MaxTimerDelay} (the longest timer), but was {SettleTime}.", SettleTime);
+        }
+
+        if (OutcomeBoundedCapacity < 1)
+        {
+            yield return new($"{Name}.OutcomeBoundedCapacity must be at least 1, but was {OptionsValidation.Format(OutcomeBoundedCapacity)}.", OutcomeBoundedCapacity);
         }
 
         if (!Enum.IsDefined(FailurePolicy))

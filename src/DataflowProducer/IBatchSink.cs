@@ -34,9 +34,10 @@ public interface IBatchSink<T>
     /// <summary>
     /// Waits, at most <paramref name="timeout"/>, until everything handed over has an outcome. Called once per
     /// pipeline, on a thread-pool thread: after the last batch, with what is left of the drain timeout; or, when the
-    /// pipeline is aborted before that, with <see cref="TimeSpan.Zero"/>, so the sink reports what it already knows.
-    /// When it returns the sink should have completed every acknowledgement, marking items whose outcome is still
-    /// unknown as abandoned (<see cref="BatchResult.Abandoned"/>).
+    /// pipeline is aborted before that, with the settle time (<see cref="BatchProducerOptions.SettleTime"/>), so what the
+    /// sink was handed can still report its real outcome. When it returns the sink should have completed every
+    /// acknowledgement, marking items it never passed on as not sent (<see cref="BatchResult.NotSent"/>) and items
+    /// whose outcome is still unknown as abandoned (<see cref="BatchResult.Abandoned"/>).
     /// </summary>
     /// <param name="timeout">The time left for the flush; may be <see cref="TimeSpan.Zero"/>.</param>
     /// <param name="cancellationToken">Canceled when the pipeline is aborted.</param>

@@ -166,8 +166,33 @@ public class BatchProducerBlockOpenTelemetryTests
             Assert.That(spans[0].StatusDescription, Is.EqualTo("stopped by the test"));
             Assert.That(spans[0].GetTagItem("error.type"), Is.EqualTo("System.TimeoutException"));
             Assert.That(spans[0].GetTagItem("dataflowproducer.outcome"), Is.EqualTo("abandoned"));
-            Assert.That(sent.SumWhere("error.type", "System.TimeoutException"), Is.EqualTo(10).And.EqualTo(sent.Sum));
+            Assert.That(sent.SumWhere("error.type", "System.TimeoutException"), Is.EqualTo(block.GetStatistics().Unknown).And.EqualTo(sent.Sum).And.EqualTo(10), "handed over, outcome unknown: sent, with the reason");
             Assert.That(duration.SumWhere("error.type", "System.TimeoutException"), Is.EqualTo(1).And.EqualTo(duration.Sum));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Metrics_SinkReportsSomeItemsNotSent_ThoseAreNotCountedAsSentAndTheSpanCarriesTheirReason(CancellationToken ct)
+    {
+        string name = NewName();
+        using var otel = new OpenTelemetryCapture(name);
+        var sink = new TelemetrySink { Result = _ => BatchResult.Create(null, null, notSent: [5, 6, 7, 8, 9]) };
+        var block = CreateSut(sink, name, batchSize: 10);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.That(block.Post(new Message("a", i)), Is.True);
+        }
+
+        block.Complete();
+        Assert.That(async () => await block.Completion.WaitAsync(ct), Throws.InstanceOf<BatchProducerException>());
+
+        Activity span = otel.BatchSpans.Single();
+        var sent = otel.Metric("messaging.client.sent.messages");
+        Assert.Multiple(() =>
+        {
+            Assert.That(block.GetStatistics().NotSent, Is.EqualTo(5));
+            Assert.That((sent.Sum, sent.SumWhere("error.type", null)), Is.EqualTo((5L, 5L)), "never given to the client: not sent");
+            Assert.That((span.Status, span.GetTagItem("error.type"), span.GetTagItem("dataflowproducer.outcome")), Is.EqualTo((ActivityStatusCode.Error, (object?)"System.OperationCanceledException", (object?)"partial")));
         });
     }
 
@@ -299,13 +324,17 @@ public class BatchProducerBlockOpenTelemetryTests
 
         public bool HooksThrow { get; init; }
 
+        // The batch's result, instead of the recording sink's.
+        public Func<Message[], BatchResult>? Result { get; init; }
+
         public IReadOnlyList<KeyValuePair<string, object?>> TelemetryTags { get; } = [new("messaging.system", "test")];
 
         public bool DisposeWhenFinished => false;
 
         public Task WaitForBatchesAsync(int count, CancellationToken cancellationToken) => _inner.WaitForBatchesAsync(count, cancellationToken);
 
-        public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<Message> batch, CancellationToken cancellationToken) => _inner.AcceptAsync(batch, cancellationToken);
+        public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<Message> batch, CancellationToken cancellationToken) =>
+            Result is { } result ? ValueTask.FromResult(Task.FromResult(result(batch.ToArray()))) : _inner.AcceptAsync(batch, cancellationToken);
 
         public Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken) => _inner.FlushAsync(timeout, cancellationToken);
 

@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1001, EventName = "BatchAccepted", Level = LogLevel.Debug, Message = "Batch {BatchNumber} of {ItemCount} item(s) accepted by the sink.")]
     public static partial void BatchAccepted(ILogger logger, long batchNumber, int itemCount);
 
-    [LoggerMessage(EventId = 1002, EventName = "BatchAcknowledged", Level = LogLevel.Debug, Message = "Batch {BatchNumber} acknowledged: {Delivered} delivered, {Failed} failed, {Abandoned} abandoned.")]
-    public static partial void BatchAcknowledged(ILogger logger, long batchNumber, int delivered, int failed, int abandoned);
+    [LoggerMessage(EventId = 1002, EventName = "BatchAcknowledged", Level = LogLevel.Debug, Message = "Batch {BatchNumber} acknowledged: {Delivered} delivered, {Failed} failed, {NotSent} not sent, {Unknown} unknown.")]
+    public static partial void BatchAcknowledged(ILogger logger, long batchNumber, int delivered, int failed, int notSent, int unknown);
 
     [LoggerMessage(EventId = 1003, EventName = "ItemFailed", Level = LogLevel.Warning, Message = "An item of batch {BatchNumber} failed at index {Index}.")]
     public static partial void ItemFailed(ILogger logger, Exception error, long batchNumber, int index);
@@ -20,11 +20,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 1005, EventName = "DrainStarted", Level = LogLevel.Information, Message = "Draining: {Accepted} accepted, {Delivered} delivered, {InFlight} in flight; drain timeout {DrainTimeout}.")]
     public static partial void DrainStarted(ILogger logger, long accepted, long delivered, long inFlight, TimeSpan drainTimeout);
 
-    [LoggerMessage(EventId = 1006, EventName = "DrainCompleted", Level = LogLevel.Information, Message = "Drained: {Accepted} accepted, {Delivered} delivered, {Failed} failed, {Abandoned} abandoned, {Batches} batches.")]
-    public static partial void DrainCompleted(ILogger logger, long accepted, long delivered, long failed, long abandoned, long batches);
+    [LoggerMessage(EventId = 1006, EventName = "DrainCompleted", Level = LogLevel.Information, Message = "Drained: {Accepted} accepted, {Delivered} delivered, {Failed} failed, {Abandoned} abandoned ({NotSent} not sent, {Unknown} unknown), {Batches} batches.")]
+    public static partial void DrainCompleted(ILogger logger, long accepted, long delivered, long failed, long abandoned, long notSent, long unknown, long batches);
 
-    [LoggerMessage(EventId = 1007, EventName = "ItemsAbandoned", Level = LogLevel.Error, Message = "{Count} item(s) abandoned: {Reason}")]
-    public static partial void ItemsAbandoned(ILogger logger, int count, string reason);
+    [LoggerMessage(EventId = 1007, EventName = "ItemsAbandoned", Level = LogLevel.Error, Message = "{Count} item(s) abandoned, {Status}: {Reason}")]
+    public static partial void ItemsAbandoned(ILogger logger, int count, string status, string reason);
 
     [LoggerMessage(EventId = 1008, EventName = "FlushFailed", Level = LogLevel.Error, Message = "The sink's flush failed.")]
     public static partial void FlushFailed(ILogger logger, Exception error);

@@ -10,6 +10,7 @@ namespace DataflowProducer.Diagnostics;
 internal sealed class ProducerMetrics
 {
     private static readonly ConditionalWeakTable<IMeterFactory, ProducerMetrics> ByFactory = [];
+
     // The messaging conventions' advice for operation durations (5 ms to 10 s), on every duration histogram: the SDK's
     // defaults (0 to 10,000, meant for milliseconds) would put every batch in the first bucket or two.
     private static readonly InstrumentAdvice<double> DurationAdvice = new()
@@ -25,6 +26,8 @@ internal sealed class ProducerMetrics
         Delivered = meter.CreateCounter<long>(TelemetryNames.MessagesDelivered, TelemetryNames.MessageUnit, "Messages the sink acknowledged as delivered.");
         Failed = meter.CreateCounter<long>(TelemetryNames.MessagesFailed, TelemetryNames.MessageUnit, "Messages the sink reported failed.");
         Abandoned = meter.CreateCounter<long>(TelemetryNames.MessagesAbandoned, TelemetryNames.MessageUnit, "Messages the pipeline will never deliver and handed back.");
+        NotSent = meter.CreateCounter<long>(TelemetryNames.MessagesNotSent, TelemetryNames.MessageUnit, "Abandoned messages the sink was never given: safe to send again.");
+        Unknown = meter.CreateCounter<long>(TelemetryNames.MessagesUnknown, TelemetryNames.MessageUnit, "Abandoned messages the sink was given whose outcome stayed unknown: sending again may duplicate.");
         InFlight = meter.CreateUpDownCounter<long>(TelemetryNames.MessagesInFlight, TelemetryNames.MessageUnit, "Messages handed to the sink whose outcome is not known yet.");
         BatchSize = meter.CreateHistogram<int>(TelemetryNames.BatchSize, TelemetryNames.MessageUnit, "Messages per batch handed to the sink.");
         AcknowledgeDuration = meter.CreateHistogram(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.", tags: null, DurationAdvice);
@@ -39,6 +42,10 @@ internal sealed class ProducerMetrics
     public Counter<long> Failed { get; }
 
     public Counter<long> Abandoned { get; }
+
+    public Counter<long> NotSent { get; }
+
+    public Counter<long> Unknown { get; }
 
     public UpDownCounter<long> InFlight { get; }
 

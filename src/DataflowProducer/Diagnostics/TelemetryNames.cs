@@ -12,6 +12,8 @@ internal static class TelemetryNames
     public const string MessagesDelivered = "dataflowproducer.messages.delivered";
     public const string MessagesFailed = "dataflowproducer.messages.failed";
     public const string MessagesAbandoned = "dataflowproducer.messages.abandoned";
+    public const string MessagesNotSent = "dataflowproducer.messages.not_sent";
+    public const string MessagesUnknown = "dataflowproducer.messages.unknown";
     public const string MessagesInFlight = "dataflowproducer.messages.in_flight";
     public const string BatchSize = "dataflowproducer.batch.size";
     public const string BatchAcknowledgeDuration = "dataflowproducer.batch.acknowledge.duration";

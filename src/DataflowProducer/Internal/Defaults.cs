@@ -9,4 +9,6 @@ internal static class Defaults
     public const int MaxInFlightBatches = 8;
     public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
     public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(2);
+    public const int OutcomeBoundedCapacity = 16;
 }

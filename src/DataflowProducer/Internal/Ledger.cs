@@ -28,11 +28,14 @@ internal sealed class Ledger<T>
     private readonly object _handBackLock = new();
     private readonly List<KeyValuePair<T, Exception>> _failedItems = [];
     private readonly List<T> _abandonedItems = [];
+    private readonly List<T> _notSentItems = [];
+    private readonly List<T> _unknownItems = [];
 
     private long _batches;
     private long _delivered;
     private long _failed;
-    private long _abandoned;
+    private long _notSent;
+    private long _unknown;
     private long _inFlight;
     private Exception? _firstFailure;
 
@@ -40,7 +43,14 @@ internal sealed class Ledger<T>
     public Ledger(Func<long> accepted, BatchProducerCallbacks<T>? callbacks, ILogger logger, ProducerMetrics metrics, TagList tags)
     {
         _accepted = accepted;
-        _callbacks = callbacks is null ? null : new BatchProducerCallbacks<T> { ItemFailed = callbacks.ItemFailed, ItemsAbandoned = callbacks.ItemsAbandoned };
+        _callbacks = callbacks is null ? null : new BatchProducerCallbacks<T>
+        {
+            ItemsDelivered = callbacks.ItemsDelivered,
+            ItemFailed = callbacks.ItemFailed,
+            ItemsAbandoned = callbacks.ItemsAbandoned,
+            ItemsNotSent = callbacks.ItemsNotSent,
+            ItemsUnknown = callbacks.ItemsUnknown,
+        };
         _logger = logger;
         _metrics = metrics;
         _tags = tags;
@@ -52,16 +62,20 @@ internal sealed class Ledger<T>
     /// <summary>The first item failure, for the completion exception and FaultPipeline.</summary>
     public Exception? FirstFailure => Volatile.Read(ref _firstFailure);
 
+    /// <summary>True when somebody wants the delivered items themselves (<c>ItemsDelivered</c>).</summary>
+    public bool WantsDeliveredItems => _callbacks?.ItemsDelivered is not null;
+
     /// <summary>A snapshot that keeps the running invariant: outcomes are read before Accepted, so a concurrent
     /// acceptance can only make Accepted larger.</summary>
     public BatchProducerStatistics Snapshot()
     {
         long delivered = Interlocked.Read(ref _delivered);
         long failed = Interlocked.Read(ref _failed);
-        long abandoned = Interlocked.Read(ref _abandoned);
+        long notSent = Interlocked.Read(ref _notSent);
+        long unknown = Interlocked.Read(ref _unknown);
         long inFlight = Interlocked.Read(ref _inFlight);
         long batches = Interlocked.Read(ref _batches);
-        return new BatchProducerStatistics(_accepted(), batches, delivered, failed, abandoned, inFlight);
+        return new BatchProducerStatistics(_accepted(), batches, delivered, failed, notSent + unknown, inFlight) { NotSent = notSent, Unknown = unknown };
     }
 
     /// <summary>Items the metrics count as accepted: when their batch is formed, or when the batch block drops them.</summary>
@@ -77,7 +91,8 @@ internal sealed class Ledger<T>
     /// <summary>A handed-over batch's outcome is being settled: its items leave InFlight, before they are counted.</summary>
     public void Settling(int count) => AddInFlight(-count);
 
-    public void Delivered(long count)
+    /// <summary>Delivered items: counted, and handed to <c>ItemsDelivered</c> when given (see <see cref="WantsDeliveredItems"/>).</summary>
+    public void Delivered(long count, IReadOnlyList<T>? items = null)
     {
         if (count <= 0)
         {
@@ -87,6 +102,17 @@ internal sealed class Ledger<T>
         Interlocked.Add(ref _delivered, count);
         ProducerMetrics.Add(_metrics.Delivered, count, _tags);
         AssertInvariant();
+        if (items is not null && _callbacks?.ItemsDelivered is { } callback)
+        {
+            try
+            {
+                callback(items);
+            }
+            catch (Exception ex)
+            {
+                Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemsDelivered));
+            }
+        }
     }
 
     /// <summary>One failed item: counted, logged, kept for the exception and handed to <c>ItemFailed</c>, once.</summary>
@@ -117,35 +143,38 @@ internal sealed class Ledger<T>
         }
     }
 
-    /// <summary>Items the pipeline will never deliver: counted, logged, kept for the exception and handed to
-    /// <c>ItemsAbandoned</c>, once.</summary>
-    public void Abandoned(IReadOnlyList<T> items, Exception reason)
+    /// <summary>Items the pipeline will never deliver, all of one status (not sent or unknown): counted, logged, kept
+    /// for the exception and handed to <c>ItemsAbandoned</c> and then <c>ItemsNotSent</c> or <c>ItemsUnknown</c>, once.</summary>
+    public void Abandoned(IReadOnlyList<T> items, Exception reason, OutcomeStatus status)
     {
+        Debug.Assert(status is OutcomeStatus.NotSent or OutcomeStatus.Unknown, "Abandoned items are either not sent or unknown.");
         if (items.Count == 0)
         {
             return;
         }
 
+        bool notSent = status == OutcomeStatus.NotSent;
         lock (_handBackLock)
         {
             _abandonedItems.AddRange(items);
+            (notSent ? _notSentItems : _unknownItems).AddRange(items);
         }
 
-        Interlocked.Add(ref _abandoned, items.Count);
+        if (notSent)
+        {
+            Interlocked.Add(ref _notSent, items.Count);
+        }
+        else
+        {
+            Interlocked.Add(ref _unknown, items.Count);
+        }
+
+        ProducerMetrics.Add(notSent ? _metrics.NotSent : _metrics.Unknown, items.Count, _tags);
         ProducerMetrics.Add(_metrics.Abandoned, items.Count, _tags);
         AssertInvariant();
-        Log.ItemsAbandoned(_logger, items.Count, reason.Message);
-        if (_callbacks?.ItemsAbandoned is { } callback)
-        {
-            try
-            {
-                callback(items, reason);
-            }
-            catch (Exception ex)
-            {
-                Log.CallbackFailed(_logger, ex, nameof(BatchProducerCallbacks<T>.ItemsAbandoned));
-            }
-        }
+        Log.ItemsAbandoned(_logger, items.Count, notSent ? "not sent" : "unknown", reason.Message);
+        Invoke(_callbacks?.ItemsAbandoned, items, reason, nameof(BatchProducerCallbacks<T>.ItemsAbandoned));
+        Invoke(notSent ? _callbacks?.ItemsNotSent : _callbacks?.ItemsUnknown, items, reason, notSent ? nameof(BatchProducerCallbacks<T>.ItemsNotSent) : nameof(BatchProducerCallbacks<T>.ItemsUnknown));
     }
 
     /// <summary>The completion exception: the message, the cause, every item handed back, and the final counts.</summary>
@@ -153,14 +182,35 @@ internal sealed class Ledger<T>
     {
         KeyValuePair<T, Exception>[] failedItems;
         T[] abandonedItems;
+        T[] notSentItems;
+        T[] unknownItems;
         lock (_handBackLock)
         {
             failedItems = [.. _failedItems];
             abandonedItems = [.. _abandonedItems];
+            notSentItems = [.. _notSentItems];
+            unknownItems = [.. _unknownItems];
         }
 
-        Debug.Assert(failedItems.Length == statistics.Failed && abandonedItems.Length == statistics.Abandoned, "The exception carries every item the counts count.");
-        return new BatchProducerException<T>(message, inner, failedItems, abandonedItems) { Statistics = statistics };
+        Debug.Assert(failedItems.Length == statistics.Failed && abandonedItems.Length == statistics.Abandoned && notSentItems.Length == statistics.NotSent, "The exception carries every item the counts count.");
+        return new BatchProducerException<T>(message, inner, failedItems, abandonedItems, notSentItems, unknownItems) { Statistics = statistics };
+    }
+
+    private void Invoke(Action<IReadOnlyList<T>, Exception>? callback, IReadOnlyList<T> items, Exception reason, string name)
+    {
+        if (callback is null)
+        {
+            return;
+        }
+
+        try
+        {
+            callback(items, reason);
+        }
+        catch (Exception ex)
+        {
+            Log.CallbackFailed(_logger, ex, name);
+        }
     }
 
     private void AddInFlight(long delta)
