@@ -12,6 +12,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick-batching", StringComparison
     return await QuickRunner.RunBatchingOnlyAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-outcomes", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunOutcomesOnlyAsync(QuickOptions.Parse(args[1..]));
+}
+
 if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
 {
     return await SoakRunner.RunAsync(args[1..]);

@@ -27,6 +27,7 @@ public static partial class QuickRunner
         }
 
         (Measurements linger, Measurements batchBlock) = await RunBatchingAsync(options).ConfigureAwait(false);
+        (Measurements outcomesOff, Measurements outcomesOn) = await RunOutcomesAsync(options).ConfigureAwait(false);
         double bytesPerMessage = await MeasureAllocationAsync(options.AllocationItems).ConfigureAwait(false);
 
         double shutdownMs;
@@ -38,7 +39,7 @@ public static partial class QuickRunner
         MemoryResult memory = await CheckMemoryBoundedAsync().ConfigureAwait(false);
 
         Console.WriteLine();
-        PrintTable([pipeline, raw, whenAll, linger, batchBlock]);
+        PrintTable([pipeline, raw, whenAll, linger, batchBlock, outcomesOff, outcomesOn]);
         Console.WriteLine();
 
         double pipelineRaw = pipeline.MedianPerSecond / raw.MedianPerSecond;
@@ -47,6 +48,8 @@ public static partial class QuickRunner
         Console.WriteLine(string.Create(Invariant, $"RATIO pipeline/raw-produce = {pipelineRaw:F2}"));
         Console.WriteLine(string.Create(Invariant, $"RATIO pipeline/produceasync-whenall = {pipelineWhenAll:F2}"));
         Console.WriteLine(string.Create(Invariant, $"RATIO lingerbatch/batchblock = {lingerBatch:F2}"));
+        double outcomesCost = outcomesOn.MedianPerSecond / outcomesOff.MedianPerSecond;
+        Console.WriteLine(string.Create(Invariant, $"RATIO outcomes-on/outcomes-off = {outcomesCost:F2}"));
         Console.WriteLine(string.Create(Invariant, $"ALLOC pipeline-bytes-per-message = {Math.Round(bytesPerMessage, MidpointRounding.AwayFromZero):F0}"));
         Console.WriteLine(string.Create(Invariant, $"SHUTDOWN complete-to-completion-ms = {Math.Round(shutdownMs, MidpointRounding.AwayFromZero):F0}"));
         Console.WriteLine(string.Create(Invariant, $"MEMORY peak-managed-heap-mb = {memory.PeakMegabytes:F0}"));
@@ -72,6 +75,18 @@ public static partial class QuickRunner
         (Measurements linger, Measurements batchBlock) = await RunBatchingAsync(options).ConfigureAwait(false);
         PrintTable([linger, batchBlock]);
         Console.WriteLine(string.Create(Invariant, $"RATIO lingerbatch/batchblock = {linger.MedianPerSecond / batchBlock.MedianPerSecond:F2}"));
+        return 0;
+    }
+
+    /// <summary><c>-- quick-outcomes [--batching-rounds N] [--batching-items N]</c>: only the cost of outcomes, on a sink
+    /// that costs nothing (half as many items as the batching comparison).</summary>
+    public static async Task<int> RunOutcomesOnlyAsync(QuickOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        PrintEnvironment();
+        (Measurements off, Measurements on) = await RunOutcomesAsync(options).ConfigureAwait(false);
+        PrintTable([off, on]);
+        Console.WriteLine(string.Create(Invariant, $"RATIO outcomes-on/outcomes-off = {on.MedianPerSecond / off.MedianPerSecond:F2}"));
         return 0;
     }
 
