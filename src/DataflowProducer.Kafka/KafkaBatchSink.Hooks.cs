@@ -71,8 +71,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
         for (int i = 0; i < batch.Count; i++)
         {
             KafkaRecord<TKey, TValue>? record = batch[i];
-            string? recordTopic = record?.Topic ?? _options.DefaultTopic;
-            if (record is null || !(ReferenceEquals(recordTopic, topic) || recordTopic == topic))
+            if (record is null || (record.Topic ?? _options.DefaultTopic) != topic)
             {
                 return [];
             }
