@@ -46,6 +46,9 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
     private readonly TimeProvider _timeProvider;
     private readonly RoomSignal _room = new();
     private readonly ConcurrentDictionary<BatchTracker, byte> _outstanding = new();
+
+    // The single bootstrap server, for server.address/server.port; known only when the sink builds its producer.
+    private readonly (string Address, int? Port)? _server;
     private int _disposed;
     private string? _checkedTopic;
 
@@ -94,6 +97,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
         _ownsProducer = true;
 
         ProducerConfig effective = WithDefaults(config);
+        _server = SingleServer(effective.BootstrapServers);
         if (_options.AsyncKeySerializer is not null || _options.AsyncValueSerializer is not null)
         {
             IAsyncSerializer<TKey> keySerializer = _options.AsyncKeySerializer ?? AsAsync(_options.KeySerializer ?? DefaultSerializers.For<TKey>("key"));

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 
 namespace DataflowProducer.Kafka;
@@ -31,6 +32,9 @@ public sealed class KafkaRecord<TKey, TValue> : Message<TKey, TValue>
     /// <summary>Gets or sets the partition to produce to.</summary>
     /// <value>The default is null: the producer's partitioner chooses (by key).</value>
     public Partition? Partition { get; set; }
+
+    // The trace context the record was posted under (KafkaBatchSink's OnOffered), for the batch span's links.
+    internal ActivityContext OfferedContext { get; set; }
 
     /// <inheritdoc />
     public override string ToString() => $"KafkaRecord(Topic = {Topic ?? "<default>"}, Partition = {(Partition is { } p ? p.ToString() : "<any>")}, Key = {Key})";

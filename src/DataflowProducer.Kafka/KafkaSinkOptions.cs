@@ -37,10 +37,13 @@ public sealed class KafkaSinkOptions<TKey, TValue>
     /// <value>Greater than zero. The default is <see cref="DefaultQueueFullRetryInterval"/> (100 ms).</value>
     public TimeSpan QueueFullRetryInterval { get; set; } = DefaultQueueFullRetryInterval;
 
-    /// <summary>Gets or sets a value indicating whether the W3C trace context (<c>traceparent</c>, <c>tracestate</c>) of the
-    /// activity current when a record is posted is written into the record's headers, so consumers can continue the trace.</summary>
+    /// <summary>Gets or sets a value indicating whether the trace context of the activity current when a record is posted
+    /// (W3C <c>traceparent</c>, <c>tracestate</c> when it has one, <c>baggage</c> when it carries baggage, written by
+    /// <see cref="System.Diagnostics.DistributedContextPropagator.Current"/>) goes into the record's headers, so consumers
+    /// continue the trace the record was created in. The batch's send span links to that context; it is not the send
+    /// span's own.</summary>
     /// <value>The default is false. When true, a record posted while an <see cref="System.Diagnostics.Activity"/> is current
-    /// gets its headers set (replacing earlier values of those two headers); records posted without one are left alone.</value>
+    /// gets its headers set (replacing earlier values of those headers); records posted without one are left alone.</value>
     public bool InjectTraceContext { get; set; }
 
     internal KafkaSinkOptions<TKey, TValue> Clone() => (KafkaSinkOptions<TKey, TValue>)MemberwiseClone();

@@ -95,9 +95,7 @@ public sealed partial class BatchProducerBlock<T>
             Log.BatchAcknowledged(_logger, pending.Number, tally.Delivered, tally.Failed, tally.NotSent, tally.Unknown);
             if (wasInFlight)
             {
-                ProducerMetrics.Record(_metrics.AcknowledgeDuration, _timeProvider.GetElapsedTime(pending.StartTimestamp).TotalSeconds, Tags());
-                int lost = tally.Failed + tally.NotSent + tally.Unknown;
-                EndSpan(pending, lost == 0 ? "delivered" : lost == batch.Length ? (tally.Failed > 0 ? "failed" : "abandoned") : "partial", tally.FirstError);
+                RecordOutcome(pending, result, tally);
             }
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
@@ -134,8 +132,11 @@ public sealed partial class BatchProducerBlock<T>
         }
 
         Exception reason = IsAborted ? AbortReason : new TimeoutException("The sink could not learn these items' outcome before its flush ended.");
+        Exception notSentReason = IsAborted ? AbortReason : new OperationCanceledException("The sink did not pass these items on.");
         tally.Unknown = HandBack(pending, result.Abandoned, OutcomeStatus.Unknown, reason, statuses, errors);
-        tally.NotSent = HandBack(pending, result.NotSent, OutcomeStatus.NotSent, IsAborted ? AbortReason : new OperationCanceledException("The sink did not pass these items on."), statuses, errors);
+        tally.NotSent = HandBack(pending, result.NotSent, OutcomeStatus.NotSent, notSentReason, statuses, errors);
+        tally.UnknownReason = tally.Unknown > 0 ? reason : null;
+        tally.NotSentReason = tally.NotSent > 0 ? notSentReason : null;
 
         List<T>? delivered = _ledger.WantsDeliveredItems ? [] : null;
         for (int i = 0; i < batch.Length; i++)
@@ -201,7 +202,7 @@ public sealed partial class BatchProducerBlock<T>
             if (wasInFlight)
             {
                 _ledger.Settling(pending.Batch.Length);
-                EndSpan(pending, "abandoned", reason);
+                RecordAbandoned(pending, reason);
             }
 
             OutcomeStatus status = wasInFlight ? OutcomeStatus.Unknown : OutcomeStatus.NotSent;
@@ -224,5 +225,7 @@ public sealed partial class BatchProducerBlock<T>
         public int NotSent;
         public int Unknown;
         public Exception? FirstError;
+        public Exception? UnknownReason;    // why the unknown items were abandoned, when there are any
+        public Exception? NotSentReason;    // why the not-sent items were abandoned, when there are any
     }
 }

@@ -29,6 +29,9 @@ public sealed partial class BatchProducerBlock<T>
 
         public Activity? Activity { get; set; }
 
+        // The messaging attributes of this batch's send operation (BatchProducerBlock.Telemetry.cs), built once.
+        public KeyValuePair<string, object?>[]? OperationTags { get; set; }
+
         // Completes once the batch's outcome has been counted and handed back, by whoever claimed it.
         public Task Settled => _settled.Task;
 

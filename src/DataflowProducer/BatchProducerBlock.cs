@@ -61,7 +61,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly Ledger<T> _ledger;
     private readonly KeyValuePair<string, object?>[] _telemetryTags;
     private readonly TagList _tags;
-    private readonly string _spanName;
+    private readonly IBatchSinkHooks<T>? _hooks;
     private readonly Action<T>? _onOffer;
     private readonly OutcomeEmitter<T>? _emitter;   // with EmitOutcomes only
 
@@ -120,7 +120,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         _metrics = ProducerMetrics.For(options.MeterFactory);
         _telemetryTags = TelemetryTagsFor(options, hooks?.TelemetryTags);
         _tags = new TagList(_telemetryTags);
-        _spanName = hooks?.DestinationName is { } destination ? "send " + destination : "send";
+        _hooks = hooks;
 
         _batcher = new LingerBatchBlock<T>(
             new LingerBatchBlockOptions
@@ -132,7 +132,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             },
             holdUntilReleased: true,
             consumer: this);
-        _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags);
+        _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags) { ErrorTypeOf = ErrorTypeOf };
         _emitter = options.EmitOutcomes ? new OutcomeEmitter<T>(options.OutcomeBoundedCapacity) : null;
         _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });
         _link = _batcher.LinkTo(_producer, new DataflowLinkOptions { PropagateCompletion = true });

@@ -1,24 +1,23 @@
+using System.Diagnostics;
+
 namespace DataflowProducer;
 
 /// <summary>
-/// What a sink may tell the pipeline beyond <see cref="IBatchSink{T}"/>: tags for its telemetry, an observer of
-/// offered items, and whether the pipeline should dispose it at the end. A sink implements it when it needs any of
-/// these; <see cref="BatchProducerBlock{T}"/> looks for it when it is constructed.
+/// What a sink may tell the pipeline beyond <see cref="IBatchSink{T}"/>: tags for its telemetry, what holds for one
+/// batch, the trace context an item was offered under, a low-cardinality name for an error, an observer of offered
+/// items, and whether the pipeline should dispose it at the end. A sink implements it when it needs any of these;
+/// <see cref="BatchProducerBlock{T}"/> looks for it when it is constructed.
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
-/// The members are read once, at construction. <see cref="OnOffered"/> is user code to the pipeline: whatever it
-/// throws is ignored and the item goes on.
+/// The properties are read once, at construction; the methods are called as batches go. Every member is user code to
+/// the pipeline: whatever one throws is ignored (the item goes on, the telemetry goes without that piece).
 /// </remarks>
 public interface IBatchSinkHooks<in T>
 {
-    /// <summary>Gets the tags the pipeline adds to every measurement and span (for Kafka: <c>messaging.system</c> and,
-    /// with a default topic, <c>messaging.destination.name</c>).</summary>
+    /// <summary>Gets the tags the pipeline adds to every measurement and span (for Kafka: <c>messaging.system</c>,
+    /// <c>messaging.client.id</c>, and <c>server.address</c>/<c>server.port</c> with a single bootstrap server).</summary>
     IReadOnlyList<KeyValuePair<string, object?>> TelemetryTags { get; }
-
-    /// <summary>Gets the destination each batch span is named after (<c>send {destination}</c>), or null to name it
-    /// <c>send</c>.</summary>
-    string? DestinationName { get; }
 
     /// <summary>Gets a value indicating whether the pipeline disposes the sink (as <see cref="IAsyncDisposable"/> or
     /// <see cref="IDisposable"/>) once it has finished: true for a sink a factory built for the pipeline alone.</summary>
@@ -28,4 +27,26 @@ public interface IBatchSinkHooks<in T>
     /// take it; for example to capture the poster's trace context.</summary>
     /// <param name="item">The item.</param>
     void OnOffered(T item);
+
+    /// <summary>Returns the tags that hold for every item of one batch, added to its span and to the messaging
+    /// instruments it is measured on: for Kafka, <c>messaging.destination.name</c> when every record goes to one topic
+    /// and <c>messaging.destination.partition.id</c> when every record names one partition too. The span is named
+    /// <c>send {messaging.destination.name}</c> when the tags hold one, else <c>send</c>.</summary>
+    /// <param name="batch">The batch about to be handed to the sink.</param>
+    /// <returns>The tags; empty (the default) for none.</returns>
+    /// <remarks>Called once per batch while a listener records the pipeline's spans or messaging instruments.</remarks>
+    IReadOnlyList<KeyValuePair<string, object?>> GetBatchTags(IReadOnlyList<T> batch) => [];
+
+    /// <summary>Returns the trace context the item was offered under (captured by <see cref="OnOffered"/>); the batch's
+    /// span links to each one, and is a child of it when every item of the batch shares it.</summary>
+    /// <param name="item">An item of a batch.</param>
+    /// <returns>The context; <see langword="default"/> (the default) for none.</returns>
+    /// <remarks>Called for each item of a batch while a listener records the pipeline's spans.</remarks>
+    ActivityContext GetOfferedContext(T item) => default;
+
+    /// <summary>Returns a low-cardinality identifier of an error for <c>error.type</c> (for Kafka, the error code's name
+    /// such as <c>MsgSizeTooLarge</c>), or null to use the exception's full type name without generic arity.</summary>
+    /// <param name="exception">An item's failure, or why a batch was abandoned.</param>
+    /// <returns>The identifier, or null (the default).</returns>
+    string? GetErrorType(Exception exception) => null;
 }

@@ -78,7 +78,7 @@ public partial class BatchProducerBlockTests
     }
 
     [Test, CancelAfter(10_000)]
-    public async Task Hooks_DestinationName_NamesTheBatchSpan(CancellationToken ct)
+    public async Task Hooks_BatchTagsWithDestination_NameTheBatchSpan(CancellationToken ct)
     {
         var names = new List<string>();
         using var listener = new ActivityListener
@@ -119,7 +119,8 @@ public partial class BatchProducerBlockTests
 
         public IReadOnlyList<KeyValuePair<string, object?>> TelemetryTags { get; } = [new("sink.tag", "yes")];
 
-        public string? DestinationName => Destination;
+        public IReadOnlyList<KeyValuePair<string, object?>> GetBatchTags(IReadOnlyList<int> batch) =>
+            Destination is { } destination ? [new("messaging.destination.name", destination)] : [];
 
         public IReadOnlyList<int> Offered
         {

@@ -261,8 +261,6 @@ public partial class BatchProducerBlockTests
     {
         public IReadOnlyList<KeyValuePair<string, object?>> TelemetryTags => [];
 
-        public string? DestinationName => null;
-
         public bool DisposeWhenFinished => true;
 
         public ValueTask<Task<BatchResult>> AcceptAsync(ReadOnlyMemory<int> batch, CancellationToken cancellationToken) => inner.AcceptAsync(batch, cancellationToken);

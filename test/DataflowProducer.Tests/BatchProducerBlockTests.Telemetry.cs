@@ -45,7 +45,7 @@ public class BatchProducerBlockTelemetryTests
             Assert.That(Sum(accepted), Is.EqualTo(100));
             Assert.That(Sum(delivered), Is.EqualTo(90));
             Assert.That(Sum(failed), Is.EqualTo(10));
-            Assert.That(failed.GetMeasurementSnapshot().Select(m => m.Tags["error.type"]), Is.All.EqualTo(nameof(InvalidOperationException)));
+            Assert.That(failed.GetMeasurementSnapshot().Select(m => m.Tags["error.type"]), Is.All.EqualTo(typeof(InvalidOperationException).FullName));
             Assert.That(Sum(inFlight), Is.Zero, "every batch that went in flight came back");
             Assert.That(batchSize.GetMeasurementSnapshot().Select(m => m.Value), Is.EqualTo(new[] { 25, 25, 25, 25 }));
             Assert.That(ackDuration.GetMeasurementSnapshot(), Has.Count.EqualTo(4));
@@ -87,7 +87,7 @@ public class BatchProducerBlockTelemetryTests
     }
 
     [Test, CancelAfter(10_000)]
-    public async Task Tracing_FourBatches_OneProducerSpanPerBatchWithCountAndOutcome(CancellationToken ct)
+    public async Task Tracing_FourBatches_OneClientSpanPerBatchWithCountAndOutcome(CancellationToken ct)
     {
         var spans = new List<Activity>();
         using var listener = new ActivityListener
@@ -118,7 +118,7 @@ public class BatchProducerBlockTelemetryTests
         Assert.Multiple(() =>
         {
             Assert.That(mine, Has.Count.EqualTo(4));
-            Assert.That(mine.Select(a => a.Kind), Is.All.EqualTo(ActivityKind.Producer));
+            Assert.That(mine.Select(a => a.Kind), Is.All.EqualTo(ActivityKind.Client));
             Assert.That(mine.Select(a => a.GetTagItem("messaging.batch.message_count")), Is.All.EqualTo(25));
             Assert.That(mine.Select(a => (string?)a.GetTagItem("dataflowproducer.outcome")), Is.EquivalentTo(new[] { "delivered", "delivered", "partial", "delivered" }));
             Assert.That(mine.Count(a => a.Status == ActivityStatusCode.Error), Is.EqualTo(1));

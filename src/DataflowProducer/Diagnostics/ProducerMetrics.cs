@@ -10,6 +10,14 @@ namespace DataflowProducer.Diagnostics;
 internal sealed class ProducerMetrics
 {
     private static readonly ConditionalWeakTable<IMeterFactory, ProducerMetrics> ByFactory = [];
+
+    // The messaging conventions' advice for operation durations (5 ms to 10 s), on every duration histogram: the SDK's
+    // defaults (0 to 10,000, meant for milliseconds) would put every batch in the first bucket or two.
+    private static readonly InstrumentAdvice<double> DurationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    };
+
     private static readonly Lazy<ProducerMetrics> Shared = new(() => new ProducerMetrics(new Meter(TelemetryNames.MeterName, TelemetryNames.Version)));
 
     private ProducerMetrics(Meter meter)
@@ -22,7 +30,9 @@ internal sealed class ProducerMetrics
         Unknown = meter.CreateCounter<long>(TelemetryNames.MessagesUnknown, TelemetryNames.MessageUnit, "Abandoned messages the sink was given whose outcome stayed unknown: sending again may duplicate.");
         InFlight = meter.CreateUpDownCounter<long>(TelemetryNames.MessagesInFlight, TelemetryNames.MessageUnit, "Messages handed to the sink whose outcome is not known yet.");
         BatchSize = meter.CreateHistogram<int>(TelemetryNames.BatchSize, TelemetryNames.MessageUnit, "Messages per batch handed to the sink.");
-        AcknowledgeDuration = meter.CreateHistogram<double>(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.");
+        AcknowledgeDuration = meter.CreateHistogram(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.", tags: null, DurationAdvice);
+        SentMessages = meter.CreateCounter<long>(TelemetryNames.ClientSentMessages, TelemetryNames.MessageUnit, "Number of messages producer attempted to send to the broker.");
+        OperationDuration = meter.CreateHistogram(TelemetryNames.ClientOperationDuration, TelemetryNames.SecondsUnit, "Duration of messaging operation initiated by a producer or consumer client.", tags: null, DurationAdvice);
     }
 
     public Counter<long> Accepted { get; }
@@ -42,6 +52,14 @@ internal sealed class ProducerMetrics
     public Histogram<int> BatchSize { get; }
 
     public Histogram<double> AcknowledgeDuration { get; }
+
+    /// <summary>Gets <c>messaging.client.sent.messages</c>: the messages of each batch handed to the sink, counted when
+    /// the batch's outcome is known, with <c>error.type</c> for those that failed or were abandoned.</summary>
+    public Counter<long> SentMessages { get; }
+
+    /// <summary>Gets <c>messaging.client.operation.duration</c>: one send operation per batch, from the hand-over to
+    /// its outcome, with <c>error.type</c> when the batch did not all get delivered.</summary>
+    public Histogram<double> OperationDuration { get; }
 
     // A meter listener's callbacks run inside Add and Record, on the pipeline's threads: user code. Whatever it throws
     // costs that measurement, never an item or the pipeline (DESIGN 4.14).

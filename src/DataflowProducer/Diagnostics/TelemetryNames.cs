@@ -18,6 +18,10 @@ internal static class TelemetryNames
     public const string BatchSize = "dataflowproducer.batch.size";
     public const string BatchAcknowledgeDuration = "dataflowproducer.batch.acknowledge.duration";
 
+    // OpenTelemetry messaging semantic conventions (v1.44): the instruments dashboards already know.
+    public const string ClientSentMessages = "messaging.client.sent.messages";
+    public const string ClientOperationDuration = "messaging.client.operation.duration";
+
     public const string MessageUnit = "{message}";
     public const string SecondsUnit = "s";
 
@@ -29,4 +33,7 @@ internal static class TelemetryNames
     public const string OperationTypeTag = "messaging.operation.type";
     public const string OperationNameTag = "messaging.operation.name";
     public const string BatchMessageCountTag = "messaging.batch.message_count";
+    public const string PartitionIdTag = "messaging.destination.partition.id";
+
+    public const string SendOperation = "send";
 }

@@ -56,6 +56,9 @@ internal sealed class Ledger<T>
         _tags = tags;
     }
 
+    /// <summary>The <c>error.type</c> of a failure, as the pipeline's spans and other instruments name it.</summary>
+    public Func<Exception, string> ErrorTypeOf { get; init; } = ErrorTypes.Of;
+
     /// <summary>The first item failure, for the completion exception and FaultPipeline.</summary>
     public Exception? FirstFailure => Volatile.Read(ref _firstFailure);
 
@@ -124,7 +127,7 @@ internal sealed class Ledger<T>
 
         Interlocked.Increment(ref _failed);
         TagList tags = _tags;
-        tags.Add(TelemetryNames.ErrorTypeTag, error.GetType().Name);
+        tags.Add(TelemetryNames.ErrorTypeTag, ErrorTypeOf(error));
         ProducerMetrics.Add(_metrics.Failed, 1, tags);
         AssertInvariant();
         if (_callbacks?.ItemFailed is { } callback)
