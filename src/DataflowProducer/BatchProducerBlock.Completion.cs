@@ -214,6 +214,13 @@ public sealed partial class BatchProducerBlock<T>
                 }
             }
 
+            // A sink call still under way: a sink that honours the abort's cancellation returns within the settle time
+            // with what it knows (for Kafka, which records it never passed on); one that ignores it is given up on.
+            if (Volatile.Read(ref _accepting) is { InSink: true } && !_producer.Completion.IsCompleted)
+            {
+                await FinishesWithinAsync(_producer.Completion, SettleTime()).ConfigureAwait(false);
+            }
+
             // In acceptance order, so outcomes and hand-backs come in that order too. First the batches accepted by
             // the sink: reported as the sink said, or unknown when their acknowledgement did not come in time.
             while (_pending.Reader.TryRead(out PendingBatch? pending))

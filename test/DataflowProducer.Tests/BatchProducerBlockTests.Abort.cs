@@ -265,7 +265,11 @@ public partial class BatchProducerBlockTests
         SetupAccept(sink, _ => new ValueTask<Task<BatchResult>>(new TaskCompletionSource<Task<BatchResult>>().Task));
         WhenAccepting(sink, _ => entered.TrySetResult());
         var handBack = new HandBackRecorder();
-        var block = CreateSut(sink, Options(batchSize: 3), handBack);
+
+        // No settle time: the call is given up on at once (SettleTime_SinkIgnoresCancellationInAccept_* gives it one).
+        BatchProducerOptions options = Options(batchSize: 3);
+        options.SettleTime = TimeSpan.Zero;
+        var block = CreateSut(sink, options, handBack);
         PostAll(block, Enumerable.Range(0, 7));
         await entered.Task.WaitAsync(ct);
 
@@ -345,7 +349,9 @@ public partial class BatchProducerBlockTests
         SetupAccept(sink, _ => new ValueTask<Task<BatchResult>>(fail.Task));
         WhenAccepting(sink, _ => entered.TrySetResult());
         var handBack = new HandBackRecorder();
-        var block = CreateSut(sink, Options(batchSize: 10, boundedCapacity: 10, cancellationToken: cts.Token), handBack);
+        BatchProducerOptions options = Options(batchSize: 10, boundedCapacity: 10, cancellationToken: cts.Token);
+        options.SettleTime = TimeSpan.Zero; // the sink's call ignores cancellation: no time for it to return
+        var block = CreateSut(sink, options, handBack);
         PostAll(block, Enumerable.Range(0, 10));
         await entered.Task.WaitAsync(ct);
         Task<bool>[] waiting = [.. Enumerable.Range(10, 3).Select(i => block.SendAsync(i, ct))];

@@ -298,4 +298,90 @@ public partial class BatchProducerBlockTests
             sink.Sink.Received(1).FlushAsync(Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>());
         });
     }
+
+    [Test, CancelAfter(10_000)]
+    public async Task SettleTime_SinkReturnsFromAcceptSoonAfterTheAbort_WhatItSaysCounts(CancellationToken ct)
+    {
+        // A sink waiting for room (a full client queue) when the abort comes: it stops waiting and returns an
+        // acknowledgement saying which items it never passed on. The pipeline waits for that, within the settle time.
+        var sink = Substitute.For<IBatchSink<int>>();
+        var called = new TaskCompletionSource();
+        var canceled = new TaskCompletionSource();
+        var returnNow = new TaskCompletionSource();
+        SetupAccept(sink, call => AcceptAsync(call.Arg<CancellationToken>()));
+        sink.FlushAsync(Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>()).Returns(Task.CompletedTask);
+        var block = CreateSut(sink, OutcomeOptions(batchSize: 5));
+        Task<List<BatchOutcome<int>>> reading = ReadOutcomesAsync(block, ct);
+        PostAll(block, Enumerable.Range(0, 5));
+        await called.Task.WaitAsync(ct);
+
+        Fault(block, new InvalidOperationException("stop"));
+        await canceled.Task.WaitAsync(ct);
+        Quiescence.Wait(Quiescence.QuietestBusyThreads());
+        bool finishedBeforeTheSinkReturned = block.Completion.IsCompleted;
+        returnNow.SetResult();
+        BatchProducerException<int> ex = await CompletionFault(block, ct);
+        List<BatchOutcome<int>> outcomes = await reading;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(finishedBeforeTheSinkReturned, Is.False, "Completion waits for the sink call within the settle time");
+            Assert.That(ex.Statistics with { Batches = 0 }, Is.EqualTo(new BatchProducerStatistics(5, 0, 0, 0, 5, 0) { NotSent = 3, Unknown = 2 }));
+            Assert.That(outcomes.SelectMany(o => o).Select(o => o.Status), Is.EqualTo(new[] { OutcomeStatus.Unknown, OutcomeStatus.Unknown, OutcomeStatus.NotSent, OutcomeStatus.NotSent, OutcomeStatus.NotSent }));
+        });
+
+        async ValueTask<Task<BatchResult>> AcceptAsync(CancellationToken cancellationToken)
+        {
+            called.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                canceled.TrySetResult();
+                await returnNow.Task;
+            }
+
+            return Task.FromResult(BatchResult.Create(null, abandoned: [0, 1], notSent: [2, 3, 4]));
+        }
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task SettleTime_SinkIgnoresCancellationInAccept_GivenUpAfterTheSettleTimeAsUnknown(CancellationToken ct)
+    {
+        var time = new FakeTimeProvider();
+        var sink = Substitute.For<IBatchSink<int>>();
+        var called = new TaskCompletionSource();
+        SetupAccept(sink, _ =>
+        {
+            called.TrySetResult();
+            return new ValueTask<Task<BatchResult>>(new TaskCompletionSource<Task<BatchResult>>().Task);
+        });
+        sink.FlushAsync(Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>()).Returns(Task.CompletedTask);
+        BatchProducerOptions options = Options(time: time, batchSize: 3);
+        options.SettleTime = TimeSpan.FromSeconds(4);
+        var block = CreateSut(sink, options);
+        PostAll(block, Enumerable.Range(0, 3));
+        await called.Task.WaitAsync(ct);
+        int baseline = Quiescence.QuietestBusyThreads();
+
+        Fault(block, new InvalidOperationException("stop"));
+        TimeSpan advanced = TimeSpan.Zero;
+        while (!block.Completion.IsCompleted && advanced < TimeSpan.FromMinutes(1))
+        {
+            Quiescence.Wait(baseline);
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            advanced += TimeSpan.FromMilliseconds(500);
+        }
+
+        BatchProducerException<int> ex = await CompletionFault(block, ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(advanced, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(4)), "the sink call gets the whole settle time");
+            Assert.That(advanced, Is.LessThan(TimeSpan.FromSeconds(10)), "and no more than that (plus the flush's own allowance, not used here)");
+            Assert.That(ex.Statistics.Unknown, Is.EqualTo(3));
+        });
+    }
 }

@@ -20,6 +20,20 @@ internal static class Quiescence
         return max - available;
     }
 
+    /// <summary>The fewest busy pool threads seen over a short spin: the baseline for a test that already runs on a pool
+    /// thread (after an await) while work of its own may still be finishing.</summary>
+    public static int QuietestBusyThreads()
+    {
+        int busy = int.MaxValue;
+        for (int i = 0; i < 2_000; i++)
+        {
+            busy = Math.Min(busy, BusyThreads());
+            Thread.SpinWait(20);
+        }
+
+        return busy;
+    }
+
     public static void Wait(int baselineBusy) => Wait(() => baselineBusy);
 
     /// <summary>As <see cref="Wait(int)"/>, with a baseline that may change while waiting (threads a test blocks on
