@@ -32,6 +32,13 @@ public sealed class KafkaRecord<TKey, TValue> : Message<TKey, TValue>
     /// <value>The default is null: the producer's partitioner chooses (by key).</value>
     public Partition? Partition { get; set; }
 
+    /// <summary>Gets or sets what the job ties to this record, carried to its outcome and never produced: for a
+    /// consume-transform-produce job, the <see cref="ConsumeResult{TKey, TValue}"/> (or its
+    /// <see cref="TopicPartitionOffset"/>) the record was made from, which a <see cref="KafkaOffsetCommitter{T}"/>
+    /// reads.</summary>
+    /// <value>The default is null.</value>
+    public object? Correlation { get; set; }
+
     /// <inheritdoc />
     public override string ToString() => $"KafkaRecord(Topic = {Topic ?? "<default>"}, Partition = {(Partition is { } p ? p.ToString() : "<any>")}, Key = {Key})";
 }
