@@ -27,6 +27,10 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
     // Set by KafkaProducerBlock.Create for a sink it built: the pipeline disposes it, and with it the producer.
     internal bool DisposeWithPipeline { get; init; }
 
+    // Set by KafkaProducerBlock.Create when its block emits outcomes: delivered messages then carry receipts, as with
+    // KafkaSinkOptions.DeliveryReceipts. Off, nothing is allocated for them.
+    internal bool ReceiptsForOutcomes { get; init; }
+
     /// <inheritdoc />
     /// <remarks>With <see cref="KafkaSinkOptions{TKey, TValue}.InjectTraceContext"/>, writes the poster's trace context
     /// (W3C <c>traceparent</c>, via <see cref="DistributedContextPropagator.Current"/>) into the record's headers: this
