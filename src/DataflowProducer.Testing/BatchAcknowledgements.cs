@@ -22,7 +22,7 @@ public static class BatchAcknowledgements
     public static ValueTask<Task<BatchResult>> Delivered() => new(DeliveredTask);
 
     /// <summary>An acknowledgement, already complete, with the given result.</summary>
-    /// <param name="result">The batch's result, for example from <see cref="BatchResult.Create"/>.</param>
+    /// <param name="result">The batch's result, for example from <see cref="BatchResult.Create(IEnumerable{BatchItemError}?, IEnumerable{int}?)"/>.</param>
     /// <returns>A completed acknowledgement.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="result"/> is null.</exception>
     public static ValueTask<Task<BatchResult>> Completed(BatchResult result)

@@ -67,8 +67,9 @@ public class BatchProducerBlockPropertyTests
         from maxInFlight in Gen.Int[1, 3]
         from faultPolicy in Gen.Int[0, 4]
         from drainMs in Gen.Int[0, 150]
+        from outcomeCapacity in Gen.Int[1, 3]
         from steps in Steps.Array[0, 80]
-        select new Schedule(batchSize, lingerMs == 0 ? null : lingerMs, capacity, maxInFlight, faultPolicy == 0, drainMs == 0 ? null : drainMs, steps);
+        select new Schedule(batchSize, lingerMs == 0 ? null : lingerMs, capacity, maxInFlight, faultPolicy == 0, drainMs == 0 ? null : drainMs, outcomeCapacity, steps);
 
     private static void Run(Schedule schedule)
     {
@@ -89,8 +90,13 @@ public class BatchProducerBlockPropertyTests
                 DrainTimeout = schedule.DrainMs is { } drain ? TimeSpan.FromMilliseconds(drain) : Timeout.InfiniteTimeSpan,
                 CancellationToken = cancellation.Token,
                 TimeProvider = time,
+                EmitOutcomes = true,
+                OutcomeBoundedCapacity = schedule.OutcomeCapacity,
             },
             handBack.Callbacks);
+        var outcomes = new List<BatchOutcome<int>>();
+        var outcomeReader = new ActionBlock<BatchOutcome<int>>(outcomes.Add);
+        block.Outcomes.LinkTo(outcomeReader, new DataflowLinkOptions { PropagateCompletion = true });
         sink.IsBlockFinished = () => block.Completion.IsCompleted;
         handBack.Statistics = block.GetStatistics;
 
@@ -219,7 +225,9 @@ public class BatchProducerBlockPropertyTests
         Require(sink.Calls.Count == callsAtCompletion, "AcceptAsync called after Completion");
         Require(sink.Violations.Count == 0, string.Join("; ", sink.Violations));
 
+        Require(outcomeReader.Completion.Wait(HangBound), "the outcomes source did not complete after Completion");
         CheckOutcomes(schedule, block, sink, handBack, accepted);
+        CheckOutcomeSource(block, sink, handBack, accepted, outcomes);
         Totals.Add(block.GetStatistics(), sink.Calls.Count, block.Completion.Status);
     }
 
@@ -291,6 +299,38 @@ public class BatchProducerBlockPropertyTests
         }
     }
 
+    // DESIGN 4.16, 4.17: one outcome per accepted item, in acceptance order, agreeing with the counts and hand-backs;
+    // nothing called not sent ever reached the sink.
+    private static void CheckOutcomeSource(BatchProducerBlock<int> block, ScriptedSink sink, HandBackRecorder handBack, List<int> accepted, List<BatchOutcome<int>> outcomes)
+    {
+        BatchProducerStatistics s = block.GetStatistics();
+        ItemOutcome<int>[] items = [.. outcomes.SelectMany(o => o)];
+        Require(outcomes.Zip(outcomes.Skip(1)).All(pair => pair.First.Number < pair.Second.Number), $"batch outcomes out of order: {string.Join(",", outcomes.Select(o => o.Number))}");
+        Require(items.Length == s.Accepted, $"{items.Length} outcomes for {s.Accepted} accepted items");
+        Require(items.Select(o => o.Item).Order().SequenceEqual(accepted.Order()), "the outcomes are not exactly the accepted items");
+        for (int p = 0; p < Producers; p++)
+        {
+            var own = items.Select(o => o.Item).Where(i => i / ProducerStride == p).ToList();
+            Require(own.Zip(own.Skip(1)).All(pair => pair.First < pair.Second), $"producer {p}'s outcomes out of acceptance order: {string.Join(",", own)}");
+        }
+
+        var sunk = sink.Calls.SelectMany(b => b).ToList();
+        var inOutcomeOrder = items.Select(o => o.Item).Where(sunk.ToHashSet().Contains).ToList();
+        Require(inOutcomeOrder.SequenceEqual(sunk), "outcomes of items the sink got are not in the order the sink got them");
+
+        List<int> Of(OutcomeStatus status) => [.. items.Where(o => o.Status == status).Select(o => o.Item)];
+        Require(Of(OutcomeStatus.Delivered).Count == s.Delivered && Of(OutcomeStatus.Failed).Count == s.Failed && Of(OutcomeStatus.NotSent).Count == s.NotSent && Of(OutcomeStatus.Unknown).Count == s.Unknown, $"outcome counts differ from {s}");
+        Require(s.NotSent + s.Unknown == s.Abandoned, $"Abandoned is not NotSent + Unknown: {s}");
+        Require(Of(OutcomeStatus.Failed).Order().SequenceEqual(handBack.Failed.Select(f => f.Item).Order()), "failed outcomes differ from ItemFailed");
+        Require(Of(OutcomeStatus.NotSent).Concat(Of(OutcomeStatus.Unknown)).Order().SequenceEqual(handBack.Abandoned.Order()), "abandoned outcomes differ from ItemsAbandoned");
+        Require(!Of(OutcomeStatus.NotSent).Intersect(sunk).Any(), $"items called not sent reached the sink: {string.Join(",", Of(OutcomeStatus.NotSent).Intersect(sunk).Take(10))}");
+        Require(items.Where(o => o.Status != OutcomeStatus.Delivered).All(o => o.Error is not null), "an outcome that is not delivered has no error");
+        if (block.Completion.Exception?.InnerException is BatchProducerException<int> ex)
+        {
+            Require(ex.NotSentItems.Order().SequenceEqual(Of(OutcomeStatus.NotSent).Order()) && ex.UnknownItems.Order().SequenceEqual(Of(OutcomeStatus.Unknown).Order()), "the exception's not-sent/unknown items differ from the outcomes");
+        }
+    }
+
     private static void RequireRunningInvariant(BatchProducerStatistics s, string when) =>
         Require(s.Accepted >= s.Delivered + s.Failed + s.Abandoned + s.InFlight && s.InFlight >= 0, $"running invariant broken {when}: {s}");
 
@@ -315,13 +355,13 @@ public class BatchProducerBlockPropertyTests
         };
     }
 
-    private sealed record Schedule(int BatchSize, int? LingerMs, int Capacity, int MaxInFlight, bool FaultPipeline, int? DrainMs, Step[] Steps)
+    private sealed record Schedule(int BatchSize, int? LingerMs, int Capacity, int MaxInFlight, bool FaultPipeline, int? DrainMs, int OutcomeCapacity, Step[] Steps)
     {
         public override string ToString()
         {
             var text = new StringBuilder();
             text.Append(CultureInfo.InvariantCulture, $"BatchSize {BatchSize}, Linger {(LingerMs is { } l ? l + " ms" : "infinite")}, Capacity {Capacity}, MaxInFlight {MaxInFlight}, ");
-            text.Append(CultureInfo.InvariantCulture, $"{(FaultPipeline ? "FaultPipeline" : "ReportAndContinue")}, Drain {(DrainMs is { } d ? d + " ms" : "infinite")}: ");
+            text.Append(CultureInfo.InvariantCulture, $"{(FaultPipeline ? "FaultPipeline" : "ReportAndContinue")}, Drain {(DrainMs is { } d ? d + " ms" : "infinite")}, Outcomes {OutcomeCapacity}: ");
             text.AppendJoin(' ', Steps);
             return text.ToString();
         }
@@ -334,6 +374,7 @@ public class BatchProducerBlockPropertyTests
         private long _delivered;
         private long _failed;
         private long _abandoned;
+        private long _notSent;
         private long _sinkCalls;
         private long _succeeded;
         private long _faulted;
@@ -345,11 +386,12 @@ public class BatchProducerBlockPropertyTests
             Interlocked.Add(ref _delivered, s.Delivered);
             Interlocked.Add(ref _failed, s.Failed);
             Interlocked.Add(ref _abandoned, s.Abandoned);
+            Interlocked.Add(ref _notSent, s.NotSent);
             Interlocked.Add(ref _sinkCalls, sinkCalls);
             Interlocked.Increment(ref status == TaskStatus.RanToCompletion ? ref _succeeded : ref status == TaskStatus.Faulted ? ref _faulted : ref _canceled);
         }
 
         public override string ToString() =>
-            $"accepted {_accepted}, delivered {_delivered}, failed {_failed}, abandoned {_abandoned}, sink calls {_sinkCalls}; completions: {_succeeded} succeeded, {_faulted} faulted, {_canceled} canceled";
+            $"accepted {_accepted}, delivered {_delivered}, failed {_failed}, abandoned {_abandoned} ({_notSent} not sent, {_abandoned - _notSent} unknown), sink calls {_sinkCalls}; completions: {_succeeded} succeeded, {_faulted} faulted, {_canceled} canceled";
     }
 }

@@ -19,6 +19,9 @@ public partial class BatchProducerBlockTests
     [TestCase("MaxInFlightBatches", -1, "MaxInFlightBatches", "-1")]
     [TestCase("DrainTimeout", -1000, "DrainTimeout", "-00:00:01")]
     [TestCase("FailurePolicy", 7, "FailurePolicy", "7")]
+    [TestCase("SettleTime", -1000, "SettleTime", "-00:00:01")]
+    [TestCase("SettleTime", -1, "SettleTime", "-00:00:00.0010000")]
+    [TestCase("OutcomeBoundedCapacity", 0, "OutcomeBoundedCapacity", "0")]
     public void Constructor_SettingOutOfRange_ThrowsNamingSettingAndValue(string setting, int value, string name, string shown)
     {
         BatchProducerOptions options = Options(batchSize: 10, boundedCapacity: 100);
@@ -29,6 +32,8 @@ public partial class BatchProducerBlockTests
             case "BoundedCapacity": options.BoundedCapacity = value; break;
             case "MaxInFlightBatches": options.MaxInFlightBatches = value; break;
             case "DrainTimeout": options.DrainTimeout = TimeSpan.FromMilliseconds(value); break;
+            case "SettleTime": options.SettleTime = TimeSpan.FromMilliseconds(value); break;
+            case "OutcomeBoundedCapacity": options.OutcomeBoundedCapacity = value; break;
             default: options.FailurePolicy = (FailurePolicy)value; break;
         }
 
@@ -101,6 +106,9 @@ public partial class BatchProducerBlockTests
             Assert.That(options.MaxInFlightBatches, Is.EqualTo(8));
             Assert.That(options.DrainTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
             Assert.That(options.FailurePolicy, Is.EqualTo(FailurePolicy.ReportAndContinue));
+            Assert.That(options.SettleTime, Is.EqualTo(TimeSpan.FromSeconds(2)));
+            Assert.That(options.EmitOutcomes, Is.False);
+            Assert.That(options.OutcomeBoundedCapacity, Is.EqualTo(16));
             Assert.That(options.TimeProvider, Is.SameAs(TimeProvider.System));
             Assert.That(() => new BatchProducerBlock<int>(new RecordingBatchSink<int>()), Throws.Nothing);
         });

@@ -62,6 +62,8 @@ public class BatchProducerBlockTelemetryTests
         var block = new BatchProducerBlock<int>(sink, new BatchProducerOptions { BatchSize = 10, BoundedCapacity = 100, TimeProvider = new FakeTimeProvider(), MeterFactory = meters });
         using var abandoned = new MetricCollector<long>(meters.Meters.Single(), "dataflowproducer.messages.abandoned");
         using var accepted = new MetricCollector<long>(meters.Meters.Single(), "dataflowproducer.messages.accepted");
+        using var notSent = new MetricCollector<long>(meters.Meters.Single(), "dataflowproducer.messages.not_sent");
+        using var unknown = new MetricCollector<long>(meters.Meters.Single(), "dataflowproducer.messages.unknown");
 
         for (int i = 0; i < 25; i++)
         {
@@ -77,6 +79,10 @@ public class BatchProducerBlockTelemetryTests
             Assert.That(Sum(abandoned), Is.EqualTo(25));
             Assert.That(error!.AbandonedItems, Has.Count.EqualTo(25));
             Assert.That(Sum(accepted), Is.EqualTo(25));
+            Assert.That(Sum(unknown), Is.EqualTo(20), "the two batches the sink held");
+            Assert.That(Sum(notSent), Is.EqualTo(5), "the open batch");
+            Assert.That(error.UnknownItems, Is.EqualTo(Enumerable.Range(0, 20)));
+            Assert.That(error.NotSentItems, Is.EqualTo(Enumerable.Range(20, 5)));
         });
     }
 
