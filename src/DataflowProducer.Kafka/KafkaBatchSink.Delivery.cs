@@ -15,6 +15,10 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
                 sink.FatalCheck(report.Error);
                 tracker.Failed(index, new ProduceException<TKey, TValue>(report.Error, report));
             }
+            else if (tracker.WantsReceipts)
+            {
+                tracker.Delivered(index, Receipt(report));
+            }
             else
             {
                 tracker.Delivered(index);
@@ -30,6 +34,10 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
                 sink.FatalCheck(report.Error);
                 tracker.Failed(index, Failure(report.Error, record, report.Topic, inner: null, report.TopicPartitionOffset));
             }
+            else if (tracker.WantsReceipts)
+            {
+                tracker.Delivered(index, Receipt(report));
+            }
             else
             {
                 tracker.Delivered(index);
@@ -37,6 +45,13 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
 
             sink._room.Pulse();
         }
+
+        private static DeliveryReceipt Receipt<TK, TV>(DeliveryReport<TK, TV> report) =>
+            new(
+                report.Topic,
+                report.Partition.IsSpecial ? null : report.Partition.Value,
+                report.Offset.IsSpecial ? null : report.Offset.Value,
+                report.Message?.Timestamp is { Type: not TimestampType.NotAvailable } timestamp ? DateTimeOffset.FromUnixTimeMilliseconds(timestamp.UnixTimestampMs) : null);
     }
 
     private void FatalCheck(Error error)

@@ -13,7 +13,10 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
     /// <inheritdoc />
     /// <remarks>Runs the client's blocking <c>Flush</c> on a dedicated thread, so the thread pool is never blocked, and
     /// waits for it at most a second past <paramref name="timeout"/> (a client whose flush hangs is left behind).
-    /// Messages whose outcome is still unknown afterwards are reported abandoned in their batch's result. After a fatal
+    /// Messages handed to the client whose outcome is still unknown afterwards are reported in their batch's result as
+    /// <see cref="BatchResult.Abandoned"/> (unknown: the client may still have sent them); messages never handed to it
+    /// as <see cref="BatchResult.NotSent"/>. Confluent.Kafka (2.16) does not expose librdkafka's <c>rd_kafka_purge</c>,
+    /// so messages still queued inside the client cannot be taken back and reported not sent. After a fatal
     /// client error it then throws a <see cref="KafkaException"/> carrying that error.</remarks>
     public async Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

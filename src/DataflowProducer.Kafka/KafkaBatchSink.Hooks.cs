@@ -27,6 +27,10 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
     // Set by KafkaProducerBlock.Create for a sink it built: the pipeline disposes it, and with it the producer.
     internal bool DisposeWithPipeline { get; init; }
 
+    // Set by KafkaProducerBlock.Create when its block emits outcomes: delivered messages then carry receipts, as with
+    // KafkaSinkOptions.DeliveryReceipts. Off, nothing is allocated for them.
+    internal bool ReceiptsForOutcomes { get; init; }
+
     /// <inheritdoc />
     /// <remarks>Records the trace context of the activity current when the record is posted (this runs on the poster's
     /// thread, so <see cref="Activity.Current"/> is the poster's); the batch's span links to it. With

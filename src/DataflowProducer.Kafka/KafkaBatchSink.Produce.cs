@@ -43,7 +43,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 // Aborted while a serializer ran: nothing of this batch was handed to the client yet.
-                tracker.AbandonUnsettled();
+                tracker.NotSentFrom(0);
                 return tracker.Acknowledgement;
             }
         }
@@ -99,7 +99,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
             if (Volatile.Read(ref _broken) is not null)
             {
                 // Fail fast: after a fatal client error nothing more is handed to the client.
-                tracker.AbandonFrom(i);
+                tracker.NotSentFrom(i);
                 return tracker.Acknowledgement;
             }
 
@@ -115,8 +115,10 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
                 }
                 catch (OperationCanceledException)
                 {
-                    // Aborted while waiting: what was not handed to the client is abandoned, the rest keeps its outcome.
-                    tracker.AbandonFrom(i);
+                    // Aborted while waiting: what was never handed to the client is not sent (safe to send again);
+                    // the rest keeps its outcome, or is unknown if the settle time's flush ends without one. The
+                    // acknowledgement is returned rather than an exception, so the pipeline reports it item by item.
+                    tracker.NotSentFrom(i);
                     return tracker.Acknowledgement;
                 }
             }
@@ -154,6 +156,12 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
             _checkedTopic = topic;
         }
 
+        if (!tracker.TryHandOver(index))
+        {
+            // A flush that gave up settled it as not sent meanwhile: it must not reach the client now.
+            return true;
+        }
+
         var delivery = new Delivery(this, tracker, index, record);
         try
         {
@@ -162,6 +170,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
         }
         catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
         {
+            tracker.TakeBack(index);
             return false;
         }
         catch (KafkaException ex)

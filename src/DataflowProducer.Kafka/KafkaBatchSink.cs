@@ -16,8 +16,11 @@ namespace DataflowProducer.Kafka;
 /// <typeparam name="TValue">The value type.</typeparam>
 /// <remarks>
 /// <para>
-/// Every message gets exactly one outcome: delivered; failed with its error (a serializer that throws, a message
-/// too large, no topic, a delivery error); or, after <see cref="FlushAsync"/> gave up waiting, abandoned. A client
+/// Every message gets exactly one outcome: delivered (with a <see cref="DeliveryReceipt"/> when
+/// <see cref="KafkaSinkOptions{TKey, TValue}.DeliveryReceipts"/> is on); failed with its error (a serializer that
+/// throws, a message too large, no topic, a delivery error); not sent, when the pipeline was aborted before the message
+/// was handed to the client (for example while waiting for room in its full queue); or unknown, when it was handed to
+/// the client and <see cref="FlushAsync"/> gave up waiting for its report. A client
 /// queue that is full (<c>Local_QueueFull</c>) is never a failure: the sink waits for a delivery report to free room,
 /// then retries the same message, keeping order. A null record, or any single record the client or a serializer
 /// refuses, fails alone; a serializer's cancellation (an HTTP timeout inside a Schema Registry call) is that record's
@@ -148,7 +151,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
             return ValueTask.FromException<Task<BatchResult>>(broken);
         }
 
-        var tracker = new BatchTracker(batch.Length);
+        var tracker = new BatchTracker(batch.Length, _options.DeliveryReceipts || ReceiptsForOutcomes);
         _outstanding.TryAdd(tracker, 0);
         _ = tracker.Acknowledgement.ContinueWith(
             static (_, state) =>

@@ -32,7 +32,7 @@ public static class KafkaProducerBlock
 
         // The loggers are user code: guarded, so that neither the factory nor a logger can throw out of here, and
         // above all not after the producer (its threads and connections) exists.
-        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, SinkLogger(loggerFactory)) { DisposeWithPipeline = true };
+        var sink = new KafkaBatchSink<TKey, TValue>(config, sinkOptions, SinkLogger(loggerFactory)) { DisposeWithPipeline = true, ReceiptsForOutcomes = options?.EmitOutcomes == true };
         try
         {
             return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, BlockLogger(loggerFactory));
@@ -64,7 +64,7 @@ public static class KafkaProducerBlock
         ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(producer);
-        var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, SinkLogger(loggerFactory), options?.TimeProvider);
+        var sink = new KafkaBatchSink<TKey, TValue>(producer, sinkOptions, SinkLogger(loggerFactory), options?.TimeProvider) { ReceiptsForOutcomes = options?.EmitOutcomes == true };
         return new BatchProducerBlock<KafkaRecord<TKey, TValue>>(sink, options, callbacks, BlockLogger(loggerFactory));
     }
 

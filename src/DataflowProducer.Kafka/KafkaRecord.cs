@@ -36,6 +36,13 @@ public sealed class KafkaRecord<TKey, TValue> : Message<TKey, TValue>
     // The trace context the record was posted under (KafkaBatchSink's OnOffered), for the batch span's links.
     internal ActivityContext OfferedContext { get; set; }
 
+    /// <summary>Gets or sets what the job ties to this record, carried to its outcome and never produced: for a
+    /// consume-transform-produce job, the <see cref="ConsumeResult{TKey, TValue}"/> (or its
+    /// <see cref="TopicPartitionOffset"/>) the record was made from, which a <see cref="KafkaOffsetCommitter{T}"/>
+    /// reads.</summary>
+    /// <value>The default is null.</value>
+    public object? Correlation { get; set; }
+
     /// <inheritdoc />
     public override string ToString() => $"KafkaRecord(Topic = {Topic ?? "<default>"}, Partition = {(Partition is { } p ? p.ToString() : "<any>")}, Key = {Key})";
 }

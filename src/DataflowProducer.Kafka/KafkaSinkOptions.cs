@@ -46,5 +46,11 @@ public sealed class KafkaSinkOptions<TKey, TValue>
     /// gets its headers set (replacing earlier values of those headers); records posted without one are left alone.</value>
     public bool InjectTraceContext { get; set; }
 
+    /// <summary>Gets or sets a value indicating whether each batch's result carries a <see cref="DeliveryReceipt"/>
+    /// (topic, partition, offset, timestamp) for every delivered message, for <see cref="BatchProducerBlock{T}.Outcomes"/>.</summary>
+    /// <value>The default is false: nothing is allocated for receipts. <see cref="KafkaProducerBlock"/> turns it on when
+    /// <see cref="BatchProducerOptions.EmitOutcomes"/> is on.</value>
+    public bool DeliveryReceipts { get; set; }
+
     internal KafkaSinkOptions<TKey, TValue> Clone() => (KafkaSinkOptions<TKey, TValue>)MemberwiseClone();
 }

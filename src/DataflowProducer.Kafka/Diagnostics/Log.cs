@@ -29,4 +29,34 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2008, EventName = "ClientBroken", Level = LogLevel.Error, Message = "The Kafka client failed fatally; nothing more is produced and the next batch is refused.")]
     public static partial void ClientBroken(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 2101, EventName = "PartitionsAssigned", Level = LogLevel.Information, Message = "Partitions assigned: {Partitions}.")]
+    public static partial void PartitionsAssigned(ILogger logger, IEnumerable<TopicPartition> partitions);
+
+    [LoggerMessage(EventId = 2102, EventName = "PartitionsRevoked", Level = LogLevel.Information, Message = "Partitions revoked (lost: {Lost}): {Partitions}; their safe offsets are committed and the rest forgotten.")]
+    public static partial void PartitionsRevoked(ILogger logger, IEnumerable<TopicPartition> partitions, bool lost);
+
+    [LoggerMessage(EventId = 2103, EventName = "CommitFailed", Level = LogLevel.Warning, Message = "Committing the stored offsets failed; the group resumes from the last commit that landed.")]
+    public static partial void CommitFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 2104, EventName = "StoreFailed", Level = LogLevel.Debug, Message = "The client refused to store offset {Offset} of {Partition} (no longer assigned, or closed).")]
+    public static partial void StoreFailed(ILogger logger, Exception error, TopicPartition partition, long offset);
+
+    [LoggerMessage(EventId = 2105, EventName = "EndOfPartitions", Level = LogLevel.Information, Message = "Every assigned partition reached its end; the source stops consuming.")]
+    public static partial void EndOfPartitions(ILogger logger);
+
+    [LoggerMessage(EventId = 2106, EventName = "ConsumeFailed", Level = LogLevel.Error, Message = "Consuming failed; the source is faulted.")]
+    public static partial void ConsumeFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 2107, EventName = "CloseFailed", Level = LogLevel.Warning, Message = "Closing the consumer failed.")]
+    public static partial void CloseFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 2108, EventName = "PartitionHeld", Level = LogLevel.Warning, Message = "{Partition} is held at offset {Offset}: its item's outcome is {Status}, so no commit passes it until the partition is revoked.")]
+    public static partial void PartitionHeld(ILogger logger, TopicPartition partition, long offset, OutcomeStatus status);
+
+    [LoggerMessage(EventId = 2109, EventName = "PositionFailed", Level = LogLevel.Warning, Message = "The source-position function threw; the item is ignored and its partition waits.")]
+    public static partial void PositionFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 2110, EventName = "DeadLetterFailed", Level = LogLevel.Warning, Message = "The dead-letter handler failed for offset {Offset} of {Partition}; the partition is held there.")]
+    public static partial void DeadLetterFailed(ILogger logger, Exception error, TopicPartition partition, long offset);
 }
