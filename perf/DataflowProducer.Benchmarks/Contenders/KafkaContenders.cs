@@ -45,6 +45,44 @@ public static class KafkaContenders
         return block.GetStatistics().Delivered;
     }
 
+    /// <summary>The pipeline with outcomes on (<see cref="BatchProducerOptions.EmitOutcomes"/>, so the sink also records
+    /// each delivery's receipt), read by an ActionBlock that keeps the highest offset per partition, as a committer
+    /// would. Returns the delivered count the outcomes gave.</summary>
+    public static async Task<long> PipelineWithOutcomesAsync(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count)
+    {
+        BatchProducerBlock<KafkaRecord<Null, byte[]>> block = KafkaProducerBlock.Create(
+            producer,
+            new KafkaSinkOptions<Null, byte[]> { DefaultTopic = topic },
+            new BatchProducerOptions { EmitOutcomes = true });
+        long delivered = 0;
+        var highest = new Dictionary<int, long>();
+        var reader = new ActionBlock<BatchOutcome<KafkaRecord<Null, byte[]>>>(batch =>
+        {
+            foreach (ItemOutcome<KafkaRecord<Null, byte[]>> outcome in batch)
+            {
+                if (outcome is { Status: OutcomeStatus.Delivered, Receipt: { Partition: int partition, Offset: long offset } })
+                {
+                    delivered++;
+                    highest[partition] = Math.Max(offset, highest.GetValueOrDefault(partition, -1));
+                }
+            }
+        });
+        block.Outcomes.LinkTo(reader, new DataflowLinkOptions { PropagateCompletion = true });
+        for (int i = 0; i < count; i++)
+        {
+            KafkaRecord<Null, byte[]> record = records[i];
+            if (!block.Post(record) && !await block.SendAsync(record).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"The pipeline declined message {i} permanently.");
+            }
+        }
+
+        block.Complete();
+        await block.Completion.WaitAsync(StuckAfter).ConfigureAwait(false);
+        await reader.Completion.WaitAsync(StuckAfter).ConfigureAwait(false);
+        return delivered;
+    }
+
     /// <summary>The ceiling: <c>Produce</c> with one shared delivery handler that counts, waiting briefly when the
     /// client's queue is full, then <c>Flush</c>.</summary>
     public static long RawProduce(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count)

@@ -10,18 +10,20 @@ public static partial class QuickRunner
 {
     private const int ShutdownMessages = 25;
 
-    private static async Task<(Measurements Pipeline, Measurements Raw, Measurements WhenAll)> RunKafkaAsync(MockKafkaCluster cluster, QuickOptions options)
+    private static async Task<(Measurements Pipeline, Measurements Raw, Measurements WhenAll, Measurements WithOutcomes)> RunKafkaAsync(MockKafkaCluster cluster, QuickOptions options)
     {
         int messages = options.Messages;
         KafkaRecord<Null, byte[]>[] records = KafkaSettings.CreateRecords(messages);
         var pipeline = new Measurements("pipeline (BatchProducerBlock, defaults)", "msg/s");
         var raw = new Measurements("raw-produce (Produce + delivery handler, Flush)", "msg/s");
         var whenAll = new Measurements("produceasync-whenall (chunks of 1000)", "msg/s");
+        var withOutcomes = new Measurements("pipeline with outcomes read (EmitOutcomes, receipts)", "msg/s");
         var contenders = new (Measurements Into, Func<IProducer<Null, byte[]>, string, int, Task<long>> Run)[]
         {
             (pipeline, (p, t, n) => KafkaContenders.PipelineAsync(p, t, records, n)),
             (raw, (p, t, n) => Task.FromResult(KafkaContenders.RawProduce(p, t, records, n))),
             (whenAll, (p, t, n) => KafkaContenders.ProduceAsyncWhenAllAsync(p, t, records, n)),
+            (withOutcomes, (p, t, n) => KafkaContenders.PipelineWithOutcomesAsync(p, t, records, n)),
         };
 
         Console.WriteLine($"# kafka: {messages:N0} messages of {KafkaSettings.ValueSize} bytes, 3-broker mock cluster, {KafkaSettings.Partitions}-partition topic (fresh per run)");
@@ -73,7 +75,7 @@ public static partial class QuickRunner
             }
         }
 
-        return (pipeline, raw, whenAll);
+        return (pipeline, raw, whenAll, withOutcomes);
     }
 
     private static async Task<double> MeasureShutdownAsync(MockKafkaCluster cluster, int runs)
