@@ -131,13 +131,86 @@ public class KafkaProducerBlockRealBrokerTests
 
     /// <summary>Creates the topic with <see cref="Partitions"/> partitions and waits until each has a leader. A 0.9
     /// broker cannot create topics on request; it auto-creates them (num.partitions = 4) when asked for metadata.</summary>
-    private void CreateTopic()
+    [Test, CancelAfter(300_000)]
+    public async Task Copy_StoppedAbruptlyOnceAndRestarted_EveryRecordInTheTargetDuplicatesAtMostInFlight(CancellationToken ct)
+    {
+        // Acknowledge-after-delivery against a real broker's consumer group (0.9: session.timeout.ms at most 30000).
+        const int Count = 10_000;
+        string target = $"rb-copy-{Guid.NewGuid():N}";
+        CreateTopic(target);
+        var seed = CreateBlock(new Outcomes<KafkaRecord<string, string>>());
+        foreach (var record in Enumerable.Range(0, Count).Select(Keyed))
+        {
+            Assert.That(await seed.SendAsync(record, ct), Is.True);
+        }
+
+        seed.Complete();
+        await seed.Completion.WaitAsync(ct);
+        string group = $"rb-copy-{Guid.NewGuid():N}";
+
+        int pendingAtStop;
+        await using (var source = CopySource(group, completeAtEnd: false))
+        {
+            var (producer, _) = CopyPipeline(source, target);
+            var stopwatch = Stopwatch.StartNew();
+            while (producer.GetStatistics().Delivered < 3_000)
+            {
+                Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(120)), "the first run did not deliver 3,000 records");
+                await Task.Delay(20, ct);
+            }
+
+            ((IDataflowBlock)producer).Fault(new InvalidOperationException("stopped by the test"));
+            await source.DisposeAsync();
+            pendingAtStop = source.PendingAtClose;
+            await Records.ExceptionOf(producer.Completion.WaitAsync(ct));
+        }
+
+        await using (var source = CopySource(group, completeAtEnd: true))
+        {
+            var (producer, committer) = CopyPipeline(source, target);
+            await committer.Completion.WaitAsync(TimeSpan.FromSeconds(120), ct);
+            Assert.That(producer.GetStatistics().Abandoned + producer.GetStatistics().Failed, Is.Zero);
+        }
+
+        var read = TopicReader.ReadAll(ReaderConfig(), target, Deserializers.Utf8, Deserializers.Utf8, ReadTimeout);
+        int duplicates = ReadBack.AssertAtLeastOnce(read, Count);
+        await TestContext.Out.WriteLineAsync($"real broker copy: {Count} records, 1 stop ({pendingAtStop} in flight), read back {read.Count}: {duplicates} duplicates, lost 0");
+        Assert.That(duplicates, Is.LessThanOrEqualTo(pendingAtStop));
+    }
+
+    private KafkaConsumerSource<string, string> CopySource(string group, bool completeAtEnd)
+    {
+        var config = new ConsumerConfig { BootstrapServers = _broker.BootstrapServers, GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest, SessionTimeoutMs = 10_000, QueuedMinMessages = 1000 };
+        _broker.ApplyClientSettings(config);
+        return new KafkaConsumerSource<string, string>(config, [_topic], new KafkaConsumerSourceOptions<string, string> { BoundedCapacity = 500, CompleteAtEndOfPartitions = completeAtEnd });
+    }
+
+    private (BatchProducerBlock<KafkaRecord<string, string>> Producer, KafkaOffsetCommitter<KafkaRecord<string, string>> Committer) CopyPipeline(KafkaConsumerSource<string, string> source, string target)
+    {
+        var transform = new TransformBlock<ConsumeResult<string, string>, KafkaRecord<string, string>>(
+            static r => new KafkaRecord<string, string>(r.Message.Key, r.Message.Value) { Correlation = r },
+            new ExecutionDataflowBlockOptions { BoundedCapacity = 500 });
+        var producer = KafkaProducerBlock.Create(
+            Config(),
+            new KafkaSinkOptions<string, string> { DefaultTopic = target },
+            new BatchProducerOptions { BatchSize = 250, BoundedCapacity = 2_000, Linger = TimeSpan.FromMilliseconds(10), EmitOutcomes = true, OutcomeBoundedCapacity = 4 });
+        var committer = source.CreateCommitter<string, string>();
+        var propagate = new DataflowLinkOptions { PropagateCompletion = true };
+        source.LinkTo(transform, propagate);
+        transform.LinkTo(producer, propagate);
+        producer.Outcomes.LinkTo(committer, propagate);
+        return (producer, committer);
+    }
+
+    private void CreateTopic() => CreateTopic(_topic);
+
+    private void CreateTopic(string name)
     {
         var config = new AdminClientConfig(ReaderConfig());
         using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
         if (!_broker.IsEmbedded)
         {
-            admin.CreateTopicsAsync([new Confluent.Kafka.Admin.TopicSpecification { Name = _topic, NumPartitions = Partitions, ReplicationFactor = 1 }])
+            admin.CreateTopicsAsync([new Confluent.Kafka.Admin.TopicSpecification { Name = name, NumPartitions = Partitions, ReplicationFactor = 1 }])
                 .WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
         }
 
@@ -147,7 +220,7 @@ public class KafkaProducerBlockRealBrokerTests
             TopicMetadata? topic = null;
             try
             {
-                topic = admin.GetMetadata(_topic, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == _topic);
+                topic = admin.GetMetadata(name, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == name);
             }
             catch (KafkaException)
             {
@@ -159,7 +232,7 @@ public class KafkaProducerBlockRealBrokerTests
                 return;
             }
 
-            Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), $"topic {_topic} did not get {Partitions} partitions with leaders");
+            Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), $"topic {name} did not get {Partitions} partitions with leaders");
             Thread.Sleep(200);
         }
     }
