@@ -190,7 +190,9 @@ internal sealed class ProduceJob
             stats.Failed + malformed,
             stats.Abandoned + refused,
             stats.Batches,
-            stopwatch.Elapsed);
+            stopwatch.Elapsed,
+            stats.NotSent + refused,
+            stats.Unknown);
 
         var rows = new List<(string, string)>
         {

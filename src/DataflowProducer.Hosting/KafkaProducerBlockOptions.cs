@@ -49,6 +49,11 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     /// <value>Zero or more, or infinite. The default is 30 s.</value>
     public TimeSpan DrainTimeout { get; set; } = PipelineDefaults.DrainTimeout;
 
+    /// <summary>Gets or sets how long, after an abort, records already handed to the Kafka client get to report their
+    /// real outcome before they are abandoned as unknown.</summary>
+    /// <value>Zero or more. The default is 2 s; cut to what is left of <see cref="DrainTimeout"/> during a drain.</value>
+    public TimeSpan SettleTime { get; set; } = PipelineDefaults.SettleTime;
+
     /// <summary>Gets or sets what happens when a record fails.</summary>
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
     public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
@@ -99,6 +104,7 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         BoundedCapacity = BoundedCapacity,
         MaxInFlightBatches = MaxInFlightBatches,
         DrainTimeout = DrainTimeout,
+        SettleTime = SettleTime,
         FailurePolicy = FailurePolicy,
         TimeProvider = timeProvider,
     };

@@ -17,6 +17,7 @@ public class OptionsTests
     [TestCase("Linger", "00:00:00", "Linger must be greater than zero or Timeout.InfiniteTimeSpan, but was 00:00:00.")]
     [TestCase("DrainTimeout", "-00:00:05", "DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was -00:00:05.")]
     [TestCase("FailurePolicy", "7", "FailurePolicy must be ReportAndContinue or FaultPipeline, but was 7.")]
+    [TestCase("SettleTime", "-00:00:01", "SettleTime must be zero or more and at most 49.17:02:47.2940000 (the longest timer), but was -00:00:01.")]
     [CancelAfter(30_000)]
     public void StartAsync_BadSetting_OneCleanLinePerError(string key, string value, string expected, CancellationToken ct)
     {
@@ -88,6 +89,7 @@ public class OptionsTests
                   "BoundedCapacity": 5000,
                   "MaxInFlightBatches": 3,
                   "DrainTimeout": "00:00:07",
+                  "SettleTime": "00:00:03",
                   "FailurePolicy": "FaultPipeline",
                   "Producer": { "bootstrap.servers": "127.0.0.1:9092", "acks": "all" }
                 }
@@ -109,6 +111,8 @@ public class OptionsTests
             Assert.That(options.BoundedCapacity, Is.EqualTo(5000));
             Assert.That(options.MaxInFlightBatches, Is.EqualTo(3));
             Assert.That(options.DrainTimeout, Is.EqualTo(TimeSpan.FromSeconds(7)));
+            Assert.That(options.SettleTime, Is.EqualTo(TimeSpan.FromSeconds(3)));
+            Assert.That(options.ToBatchProducerOptions(TimeProvider.System).SettleTime, Is.EqualTo(TimeSpan.FromSeconds(3)));
             Assert.That(options.FailurePolicy, Is.EqualTo(FailurePolicy.FaultPipeline));
             Assert.That(options.Producer, Does.ContainKey("bootstrap.servers").WithValue("127.0.0.1:9092"));
             Assert.That(options.Producer, Does.ContainKey("acks").WithValue("all"));

@@ -79,7 +79,11 @@ public partial class BatchProducerBlockTests
             using var cts = new CancellationTokenSource();
             var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = round % 2 == 0 };
             var handBack = new HandBackRecorder();
-            var block = CreateSut(sink, Options(batchSize: 7, boundedCapacity: 30, maxInFlightBatches: 2, cancellationToken: cts.Token), handBack);
+            BatchProducerOptions options = Options(batchSize: 7, boundedCapacity: 30, maxInFlightBatches: 2, cancellationToken: cts.Token);
+            options.EmitOutcomes = round % 3 == 0;
+            options.OutcomeBoundedCapacity = 1;
+            var block = CreateSut(sink, options, handBack);
+            Task<List<BatchOutcome<int>>>? reading = options.EmitOutcomes ? ReadOutcomesAsync(block, ct) : null;
             using var go = new ManualResetEventSlim();
             Task<int>[] posters = [.. Enumerable.Range(0, Posters).Select(p => Task.Run(
                 async () =>
@@ -126,6 +130,11 @@ public partial class BatchProducerBlockTests
 
             int[] acceptedByPosters = await Task.WhenAll(posters).WaitAsync(ct);
             await AssertAgreeAtCompletionAsync(block, handBack, acceptedByPosters.Sum(), round, ct);
+            if (reading is not null)
+            {
+                AssertOutcomesAgree(block, await reading, PerPoster, round);
+            }
+
             if (disposal is not null)
             {
                 await disposal.WaitAsync(ct);
@@ -133,6 +142,19 @@ public partial class BatchProducerBlockTests
         }
 
         TestContext.Out.WriteLine($"{PosterRounds} rounds in {stopwatch.Elapsed.TotalSeconds:F1} s");
+    }
+
+    // One outcome per accepted item, each poster's in the order it posted, and the same counts as the statistics.
+    private static void AssertOutcomesAgree(BatchProducerBlock<int> block, List<BatchOutcome<int>> outcomes, int perPoster, int round)
+    {
+        BatchProducerStatistics s = block.GetStatistics();
+        ItemOutcome<int>[] items = [.. outcomes.SelectMany(o => o)];
+        int Count(OutcomeStatus status) => items.Count(o => o.Status == status);
+        bool ordered = items.GroupBy(o => o.Item / perPoster).All(g => g.Select(o => o.Item).Zip(g.Select(o => o.Item).Skip(1)).All(pair => pair.First < pair.Second));
+        if (items.Length != s.Accepted || !ordered || Count(OutcomeStatus.Delivered) != s.Delivered || Count(OutcomeStatus.NotSent) != s.NotSent || Count(OutcomeStatus.Unknown) != s.Unknown)
+        {
+            Assert.Fail($"round {round}: {items.Length} outcomes (ordered: {ordered}; {Count(OutcomeStatus.Delivered)} delivered, {Count(OutcomeStatus.NotSent)} not sent, {Count(OutcomeStatus.Unknown)} unknown) for {s}");
+        }
     }
 
     private static async Task AssertAgreeAtCompletionAsync(BatchProducerBlock<int> block, HandBackRecorder handBack, int accepted, int round, CancellationToken ct)

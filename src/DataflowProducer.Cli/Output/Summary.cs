@@ -14,15 +14,19 @@ namespace DataflowProducer.Cli.Output;
 /// <param name="Accepted">Records read from the input.</param>
 /// <param name="Delivered">Records Kafka acknowledged.</param>
 /// <param name="Failed">Malformed lines plus records Kafka refused.</param>
-/// <param name="Abandoned">Records that will never be delivered by this run (abort, drain timeout).</param>
+/// <param name="Abandoned">Records that will never be delivered by this run (abort, drain timeout):
+/// <paramref name="NotSent"/> plus <paramref name="Unknown"/>.</param>
 /// <param name="Batches">Batches handed to the Kafka producer.</param>
 /// <param name="Elapsed">From the start of the pipeline to the end of its drain (verification excluded).</param>
-internal sealed record Summary(long Accepted, long Delivered, long Failed, long Abandoned, long Batches, TimeSpan Elapsed)
+/// <param name="NotSent">Abandoned records never handed to the Kafka client: safe to send again.</param>
+/// <param name="Unknown">Abandoned records the client had, with no outcome in time: sending again may duplicate.</param>
+internal sealed record Summary(long Accepted, long Delivered, long Failed, long Abandoned, long Batches, TimeSpan Elapsed, long NotSent = 0, long Unknown = 0)
 {
     /// <summary>The summary of a run that produced nothing.</summary>
     public static Summary Nothing { get; } = new(0, 0, 0, 0, 0, TimeSpan.Zero);
 
-    /// <summary>The machine-readable line for standard output.</summary>
+    /// <summary>The machine-readable line for standard output. Its fields are fixed (scripts parse it); the split of
+    /// abandoned is in the JSON and the table.</summary>
     /// <returns><c>SUMMARY accepted=… delivered=… failed=… abandoned=… batches=… seconds=…</c>.</returns>
     public string ToLine() => string.Create(
         CultureInfo.InvariantCulture,
@@ -40,6 +44,8 @@ internal sealed record Summary(long Accepted, long Delivered, long Failed, long 
             json.WriteNumber("delivered", Delivered);
             json.WriteNumber("failed", Failed);
             json.WriteNumber("abandoned", Abandoned);
+            json.WriteNumber("not_sent", NotSent);
+            json.WriteNumber("unknown", Unknown);
             json.WriteNumber("batches", Batches);
             json.WriteNumber("seconds", Math.Round(Elapsed.TotalSeconds, 2));
             json.WriteEndObject();
@@ -59,7 +65,7 @@ internal sealed record Summary(long Accepted, long Delivered, long Failed, long 
             ("accepted", Count(Accepted)),
             ("delivered", Count(Delivered)),
             ("failed", Count(Failed)),
-            ("abandoned", Count(Abandoned)),
+            ("abandoned", Abandoned == 0 ? Count(Abandoned) : $"{Count(Abandoned)} ({Count(NotSent)} not sent, {Count(Unknown)} unknown)"),
             ("batches", Count(Batches)),
             ("seconds", seconds.ToString("F2", CultureInfo.InvariantCulture)),
             ("records/s", seconds > 0 ? Count((long)(Delivered / seconds)) : "-"),
