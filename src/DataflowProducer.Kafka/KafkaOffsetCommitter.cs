@@ -107,12 +107,30 @@ public sealed class KafkaOffsetCommitter<T> : ITargetBlock<BatchOutcome<T>>
     DataflowMessageStatus ITargetBlock<BatchOutcome<T>>.OfferMessage(DataflowMessageHeader messageHeader, BatchOutcome<T> messageValue, ISourceBlock<BatchOutcome<T>>? source, bool consumeToAccept) =>
         ((ITargetBlock<BatchOutcome<T>>)_worker).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
 
+    // Internal for tests: called after each batch outcome has been applied, on the committer's thread.
+    internal Action<BatchOutcome<T>>? Applied { get; set; }
+
     private async Task ApplyAsync(BatchOutcome<T> outcome)
     {
         if (outcome is null)
         {
             return;
         }
+
+        try
+        {
+            await ApplyItemsAsync(outcome).ConfigureAwait(false);
+        }
+        finally
+        {
+            _tracker.StoreAdvanced();
+        }
+
+        Applied?.Invoke(outcome);
+    }
+
+    private async Task ApplyItemsAsync(BatchOutcome<T> outcome)
+    {
 
         for (int i = 0; i < outcome.Count; i++)
         {
@@ -126,7 +144,7 @@ public sealed class KafkaOffsetCommitter<T> : ITargetBlock<BatchOutcome<T>>
 
             bool final = item.Status == OutcomeStatus.Delivered || (item.Status == OutcomeStatus.Failed && await DeadLetteredAsync(item, position).ConfigureAwait(false));
             bool applied = final
-                ? _tracker.Complete(position.TopicPartition, position.Offset.Value)
+                ? _tracker.Complete(position.TopicPartition, position.Offset.Value, store: false)
                 : _tracker.Block(position.TopicPartition, position.Offset.Value);
             if (!applied)
             {
@@ -166,6 +184,8 @@ public sealed class KafkaOffsetCommitter<T> : ITargetBlock<BatchOutcome<T>>
             return false;
         }
 
+        // What is safe already is stored before a handler that may take long.
+        _tracker.StoreAdvanced();
         try
         {
             Task handled = deadLetter(item, _faulted.Token) ?? throw new InvalidOperationException("The dead-letter handler returned a null task.");

@@ -24,6 +24,7 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
 
     // Guarded by _lock.
     private readonly Dictionary<TopicPartition, PartitionState> _partitions = [];
+    private readonly List<TopicPartition> _dirty = [];
     private bool _closed;
 
     /// <summary>Gets or sets what a store that the client refused (or threw for) is reported to; never throws.</summary>
@@ -52,9 +53,10 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
         }
     }
 
-    /// <summary>Marks an offset final (delivered, handled, or filtered out); stores the partition's offset if it advanced.</summary>
+    /// <summary>Marks an offset final (delivered, handled, or filtered out). With <paramref name="store"/>, stores the
+    /// partition's offset at once if it advanced; otherwise <see cref="StoreAdvanced"/> does, once for many offsets.</summary>
     /// <returns>True when the offset was tracked and open.</returns>
-    public bool Complete(TopicPartition partition, long offset)
+    public bool Complete(TopicPartition partition, long offset, bool store = true)
     {
         lock (_lock)
         {
@@ -63,12 +65,36 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
                 return false;
             }
 
-            if (state.Watermark.SafeSequence is { } safe && (state.Stored is not { } stored || safe + 1 > stored))
+            if (store)
             {
-                StoreLocked(partition, state, safe + 1);
+                StoreIfAdvancedLocked(partition, state);
+            }
+            else if (!state.Dirty)
+            {
+                state.Dirty = true;
+                _dirty.Add(partition);
             }
 
             return true;
+        }
+    }
+
+    /// <summary>Stores the offset of every partition that advanced since the last store: one local client call per
+    /// partition and batch of outcomes, rather than one per record.</summary>
+    public void StoreAdvanced()
+    {
+        lock (_lock)
+        {
+            foreach (TopicPartition partition in _dirty)
+            {
+                if (_partitions.TryGetValue(partition, out PartitionState? state) && state.Dirty)
+                {
+                    state.Dirty = false;
+                    StoreIfAdvancedLocked(partition, state);
+                }
+            }
+
+            _dirty.Clear();
         }
     }
 
@@ -132,12 +158,14 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
     private List<TopicPartitionOffset> Snapshot() =>
         [.. _partitions.Where(static p => p.Value.Stored is not null).Select(static p => new TopicPartitionOffset(p.Key, new Offset(p.Value.Stored!.Value)))];
 
-    private void StoreLocked(TopicPartition partition, PartitionState state, long offset)
+    private void StoreIfAdvancedLocked(TopicPartition partition, PartitionState state)
     {
-        if (_closed)
+        if (_closed || state.Watermark.SafeSequence is not { } safe || (state.Stored is { } stored && safe + 1 <= stored))
         {
             return;
         }
+
+        long offset = safe + 1;
 
         var position = new TopicPartitionOffset(partition, new Offset(offset));
         try
@@ -165,6 +193,9 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
         public ContiguousWatermark Watermark { get; } = new();
 
         public long? LastTracked { get; set; }
+
+        // Advanced since the last store (then also in _dirty).
+        public bool Dirty { get; set; }
 
         // The offset last stored with the client (the next one to consume), or null before the first store.
         public long? Stored { get; set; }
