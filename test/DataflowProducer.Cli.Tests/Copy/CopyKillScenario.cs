@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
-using DataflowProducer.Kafka.Testing;
 
 namespace DataflowProducer.Cli.Tests.Copy;
 
@@ -32,6 +31,7 @@ internal sealed class CopyKillScenario
     private readonly string _from;
     private readonly string _to;
     private readonly string _group = $"copy-kill-{Guid.NewGuid():N}";
+    private int? _destinationPartitions;
 
     public CopyKillScenario(ClientConfig client, IEnumerable<string> clientArgs, string from, string to)
     {
@@ -47,24 +47,29 @@ internal sealed class CopyKillScenario
 
     public int FinalExitCode { get; private set; } = -1;
 
+    public int Records { get; private set; }
+
     public async Task RunAsync(int records, int keys, int kills, int seed, bool headersAndTimestamps, CancellationToken ct)
     {
+        Records = records;
         KeyedTopic.Produce(_client, _from, records, keys, headersAndTimestamps);
         int partitions = Partitions(_from);
         var random = new Random(seed);
+        using IConsumer<byte[], byte[]> watermarks = WatermarkClient();
         long previousDuplicates = 0;
+        int step = records / (kills + 1);
         for (int kill = 0; kill < kills; kill++)
         {
-            // Around an even split of the copy, ± a quarter of a step: early, late, before or after a commit.
-            int step = records / (kills + 1);
-            long target = ((kill + 1) * step) + random.Next(-step / 4, (step / 4) + 1);
+            // Each run is killed once it has added between half a step and a step to the destination (re-sent records
+            // included): early or late in the run, before or after a commit.
+            long target = DestinationCount(watermarks, partitions: null) + random.Next(step / 2, step + 1);
             var stderr = new StringBuilder();
             using Process process = StartCopy(stderr);
-            (long atKill, double rate) = await WaitForAsync(process, target, stderr, ct);
+            (long atKill, double rate) = await WaitForAsync(watermarks, process, target, stderr, ct);
             process.Kill();
             await process.WaitForExitAsync(ct);
 
-            long inDestination = TopicReader.SumHighWatermarks(_client, _to, TimeSpan.FromSeconds(30));
+            long inDestination = DestinationCount(watermarks, partitions: null);
             long committed = CommittedSum(partitions);
             long duplicatesSoFar = inDestination - committed;
             long bound = Holdings + (long)Math.Ceiling(rate * CommitLag.TotalSeconds);
@@ -106,13 +111,13 @@ internal sealed class CopyKillScenario
 
     // Polls the destination until it holds the target count; returns the count then and the rate over the last
     // half second (records per second).
-    private async Task<(long Count, double Rate)> WaitForAsync(Process process, long target, StringBuilder stderr, CancellationToken ct)
+    private async Task<(long Count, double Rate)> WaitForAsync(IConsumer<byte[], byte[]> watermarks, Process process, long target, StringBuilder stderr, CancellationToken ct)
     {
         var samples = new Queue<(TimeSpan At, long Count)>();
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            long count = TopicReader.SumHighWatermarks(_client, _to, TimeSpan.FromSeconds(30));
+            long count = DestinationCount(watermarks, partitions: null);
             samples.Enqueue((clock.Elapsed, count));
             while (samples.Count > 2 && clock.Elapsed - samples.Peek().At > TimeSpan.FromMilliseconds(500))
             {
@@ -139,6 +144,21 @@ internal sealed class CopyKillScenario
 
             await Task.Delay(PollInterval, ct);
         }
+    }
+
+    // One client for every watermark query of the run: a query is then one round trip, so the polling keeps up with
+    // the copy (a new client per query took long enough on the 0.9 broker for a whole run to pass between two polls).
+    private IConsumer<byte[], byte[]> WatermarkClient()
+    {
+        var config = new ConsumerConfig(_client.ToDictionary(p => p.Key, p => p.Value)) { GroupId = $"watermarks-{Guid.NewGuid():N}", EnableAutoCommit = false };
+        return new ConsumerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
+    }
+
+    private long DestinationCount(IConsumer<byte[], byte[]> watermarks, int? partitions)
+    {
+        _destinationPartitions ??= Partitions(_to);
+        return Enumerable.Range(0, partitions ?? _destinationPartitions.Value)
+            .Sum(p => watermarks.QueryWatermarkOffsets(new TopicPartition(_to, p), TimeSpan.FromSeconds(30)).High.Value);
     }
 
     private int Partitions(string topic)

@@ -56,6 +56,9 @@ public class CopyKillTests
             foreach (KillFigures kill in scenario.Kills)
             {
                 Assert.That(kill.Duplicates, Is.InRange(0, kill.Bound), kill.ToString());
+
+                // A kill that came after the copy was done would prove nothing.
+                Assert.That(kill.Committed, Is.LessThan(scenario.Records), "the kill came after the copy was complete: " + kill);
             }
 
             Assert.That(check.Duplicates, Is.LessThanOrEqualTo(scenario.Kills.Sum(k => k.Bound)), check.ToString());
