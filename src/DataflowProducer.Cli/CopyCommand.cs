@@ -30,7 +30,7 @@ internal static class CopyCommand
         Standard output gets one line: SUMMARY accepted=<n> delivered=<n> failed=<n> abandoned=<n> batches=<n> seconds=<s>
         (accepted counts the records read from the source topic).
 
-        -X settings apply to both clients (librdkafka ignores, with a warning, a setting of the other kind). For a
+        -X settings apply to both clients (each ignores a setting meant for the other kind of client). For a
         Kafka 0.9 broker: -X api.version.request=false -X broker.version.fallback=0.9.0.1 -X session.timeout.ms=30000.
         """;
 

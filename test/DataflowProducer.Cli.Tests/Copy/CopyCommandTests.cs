@@ -21,7 +21,10 @@ public class CopyCommandTests
         (string from, string to) = CreateTopics(cluster);
         KeyedTopic.Produce(new ClientConfig { BootstrapServers = cluster.BootstrapServers }, from, 3000, 30, headersAndTimestamps: true);
 
-        CliRun run = await CliRun.RunAsync(Copy(cluster, from, to, $"g-{Guid.NewGuid():N}")).WaitAsync(ct);
+        // acks is a producer setting: -X goes to both clients, and the consumer ignores it.
+        CliRun run = await CliRun.RunAsync([.. Copy(cluster, from, to, $"g-{Guid.NewGuid():N}"), "-X", "acks=all"]).WaitAsync(ct);
+        TestContext.Out.WriteLine(run.Error);
+        TestContext.Out.WriteLine(run.Output);
 
         IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> read = TopicReader.ReadAll(cluster.BootstrapServers, to, ReadTimeout);
         CopyCheck check = KeyedTopic.Check(read, 3000, 30);
