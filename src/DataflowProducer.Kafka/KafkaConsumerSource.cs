@@ -128,6 +128,10 @@ public sealed class KafkaConsumerSource<TKey, TValue> : ISourceBlock<ConsumeResu
 
     internal OffsetTracker Tracker => _tracker;
 
+    // Internal for tests: the records consumed and not yet final when DisposeAsync closed the tracker (the most a
+    // restart can read again).
+    internal int PendingAtClose { get; private set; }
+
     /// <summary>Creates the committer for this source's records, fed by a producer block's outcomes.</summary>
     /// <typeparam name="T">The type of the produced items.</typeparam>
     /// <param name="sourcePosition">Where an item came from: its source record's position (as consumed), or null for an
@@ -188,6 +192,7 @@ public sealed class KafkaConsumerSource<TKey, TValue> : ISourceBlock<ConsumeResu
             // The loop never throws; its failure faulted the source.
         }
 
+        PendingAtClose = _tracker.Pending();
         List<TopicPartitionOffset> stored = _tracker.Close();
         if (_ownsConsumer)
         {

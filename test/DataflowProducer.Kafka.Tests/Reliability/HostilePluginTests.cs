@@ -136,7 +136,12 @@ public class HostilePluginTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(accepted, s.Batches, delivered, failed, abandoned, 0)), "the statistics");
+            Assert.That(s, Is.EqualTo(new BatchProducerStatistics(accepted, s.Batches, delivered, failed, abandoned, 0) { NotSent = s.NotSent, Unknown = s.Unknown }), "the statistics");
+            Assert.That(s.NotSent + s.Unknown, Is.EqualTo(s.Abandoned), "abandoned = not sent + unknown");
+            if (hostile == Hostile.DeliveryHandlerNeverFires)
+            {
+                Assert.That(s.Unknown, Is.EqualTo(accepted), "every record was handed to the client and never reported");
+            }
             Assert.That(s.Accepted, Is.EqualTo(s.Delivered + s.Failed + s.Abandoned), "the accounting invariant");
             Assert.That(failedAtCompletion, Has.Count.EqualTo(failed), "ItemFailed callbacks by the time Completion finished");
             Assert.That(abandonedAtCompletion, Has.Count.EqualTo(abandoned), "ItemsAbandoned callbacks by the time Completion finished");
