@@ -128,6 +128,7 @@ internal sealed class CopyJob
         var pump = new ConsumePump(source, block);
         InputEnd end;
         Exception? completionError;
+        bool missingSource = false;
         var response = new ShutdownResponse(shutdown, _reporter, block);
         using (response)
         {
@@ -136,6 +137,12 @@ internal sealed class CopyJob
                 try
                 {
                     end = await pump.RunAsync(shutdown.Stopping).ConfigureAwait(false);
+                }
+                catch (KafkaException ex) when (ex.Error.Code == ErrorCode.UnknownTopicOrPart)
+                {
+                    _reporter.Line($"error: the source topic '{_settings.FromTopic}' does not exist on the cluster ({ex.Error.Reason}); check --from-topic.");
+                    missingSource = true;
+                    end = InputEnd.Failed;
                 }
 #pragma warning disable CA1031 // The source broke (a fatal client error, a bug): stop reading, and still drain what was accepted.
                 catch (Exception ex)
@@ -163,6 +170,11 @@ internal sealed class CopyJob
         };
 
         await ReportAsync(summary, rows).ConfigureAwait(false);
+        if (missingSource && summary.Accepted == 0)
+        {
+            // Nothing was copied, as for any other argument the cluster proves wrong.
+            return ExitCodes.BadArguments;
+        }
 
         return ExitCodes.For(new RunOutcome
         {

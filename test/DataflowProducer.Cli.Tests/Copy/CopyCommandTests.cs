@@ -112,6 +112,26 @@ public class CopyCommandTests
         });
     }
 
+    [Test, CancelAfter(120_000)]
+    public async Task Copy_SourceTopicMissing_SaysSoAndCopiesNothing(CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        string id = Guid.NewGuid().ToString("N");
+        string to = $"copy-to-{id}";
+        cluster.CreateTopic(to, 3);
+
+        CliRun run = await CliRun.RunAsync(Copy(cluster, $"copy-missing-{id}", to, $"g-{id}")).WaitAsync(ct);
+        TestContext.Out.WriteLine(run.Error);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(ExitCodes.BadArguments), run.Error);
+            Assert.That(run.Error, Does.Contain($"error: the source topic 'copy-missing-{id}' does not exist"));
+            Assert.That(run.Summary["accepted"], Is.EqualTo("0"));
+            Assert.That(TopicReader.CountMessages(cluster.BootstrapServers, to), Is.Zero);
+        });
+    }
+
     private static (string From, string To) CreateTopics(MockKafkaCluster cluster)
     {
         string id = Guid.NewGuid().ToString("N");
