@@ -41,6 +41,9 @@ internal sealed class CopyKillScenario
         _to = to;
     }
 
+    /// <summary>The variable that replays a run's kill moments: set it to the seed the test printed.</summary>
+    public const string SeedVariable = "COPY_KILL_SEED";
+
     public List<KillFigures> Kills { get; } = [];
 
     public string FinalRunOutput { get; private set; } = string.Empty;
@@ -48,6 +51,10 @@ internal sealed class CopyKillScenario
     public int FinalExitCode { get; private set; } = -1;
 
     public int Records { get; private set; }
+
+    /// <summary>The seed of the kill moments: <see cref="SeedVariable"/> when set, a new one otherwise.</summary>
+    public static int Seed() =>
+        int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out int seed) ? seed : Environment.TickCount;
 
     public async Task RunAsync(int records, int keys, int kills, int seed, bool headersAndTimestamps, CancellationToken ct)
     {

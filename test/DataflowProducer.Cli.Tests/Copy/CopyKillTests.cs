@@ -14,7 +14,7 @@ public class CopyKillTests
         const int Records = 50_000;
         const int Keys = 100;
         const int Kills = 3;
-        int seed = Environment.TickCount;
+        int seed = CopyKillScenario.Seed();
         TestContext.Out.WriteLine($"seed {seed}");
 
         using var cluster = MockKafkaCluster.Start(3);
@@ -34,7 +34,7 @@ public class CopyKillTests
 
     internal static void Report(CopyKillScenario scenario, CopyCheck check, int seed)
     {
-        TestContext.Out.WriteLine($"seed {seed}");
+        TestContext.Out.WriteLine($"seed {seed} (replay the kill moments with {CopyKillScenario.SeedVariable}={seed})");
         foreach (KillFigures kill in scenario.Kills)
         {
             TestContext.Out.WriteLine(kill.ToString());

@@ -17,7 +17,7 @@ public class CopyRealBrokerTests
         const int Records = 30_000;
         const int Keys = 100;
         const int Kills = 2;
-        int seed = Environment.TickCount;
+        int seed = CopyKillScenario.Seed();
         TestContext.Out.WriteLine($"seed {seed}");
 
         RealKafkaBroker broker = CliRealBrokerSetUp.Broker;
