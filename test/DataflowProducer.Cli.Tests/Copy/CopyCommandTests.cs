@@ -147,6 +147,37 @@ public class CopyCommandTests
     }
 
     [Test, CancelAfter(120_000)]
+    public async Task Copy_Following_CommitsTheDeliveredOffsetsWhileItRuns(CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        (string from, string to) = CreateTopics(cluster);
+        string group = $"g-{Guid.NewGuid():N}";
+        KeyedTopic.Produce(new ClientConfig { BootstrapServers = cluster.BootstrapServers }, from, 5000, 10, headersAndTimestamps: false);
+
+        // What a kill leaves behind is the group's commit while the copy runs, not the one at its end.
+        using var shutdown = new ShutdownSignal();
+        Task<CliRun> following = CliRun.RunAsync([.. Copy(cluster, from, to, group), "--follow", "-X", "auto.commit.interval.ms=100"], shutdown: shutdown);
+        var config = new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group, EnableAutoCommit = false };
+        using IConsumer<byte[], byte[]> reader = new ConsumerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        long committed = 0;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!following.IsCompleted && committed < 5000 && waited.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(100, ct);
+            committed = reader.Committed(Enumerable.Range(0, 4).Select(p => new TopicPartition(from, p)), TimeSpan.FromSeconds(10)).Sum(c => Math.Max(0, c.Offset.Value));
+        }
+
+        TestContext.Out.WriteLine($"committed {committed} after {waited.Elapsed.TotalSeconds:F1} s, destination {TopicReader.CountMessages(cluster.BootstrapServers, to)}");
+        shutdown.Request(PosixSignal.SIGINT);
+        CliRun followed = await following.WaitAsync(ct);
+        Assert.Multiple(() =>
+        {
+            Assert.That(committed, Is.EqualTo(5000), "committed while running");
+            Assert.That(followed.ExitCode, Is.EqualTo(ExitCodes.InterruptedBySigint), followed.Error);
+        });
+    }
+
+    [Test, CancelAfter(120_000)]
     public async Task Copy_SourceTopicMissing_SaysSoAndCopiesNothing(CancellationToken ct)
     {
         using var cluster = MockKafkaCluster.Start(3);
