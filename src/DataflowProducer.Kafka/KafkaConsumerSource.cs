@@ -79,7 +79,7 @@ public sealed class KafkaConsumerSource<TKey, TValue> : ISourceBlock<ConsumeResu
             throw new ArgumentException("At least one topic is required.", nameof(topics));
         }
 
-        if (Array.Find(_topics, static t => string.IsNullOrEmpty(t)) is { } empty)
+        if (Array.Exists(_topics, string.IsNullOrEmpty))
         {
             throw new ArgumentException("A topic name is null or empty.", nameof(topics));
         }

@@ -181,7 +181,14 @@ public class KafkaConsumerSourceTests
     [Test]
     public void Constructor_NoTopic_Throws()
     {
-        Assert.That(() => new KafkaConsumerSource<string, string>(new ConsumerConfig { GroupId = "g" }, []), Throws.ArgumentException.With.Message.Contains("topic"));
+        Assert.That(() => new KafkaConsumerSource<string, string>(new ConsumerConfig { GroupId = "g" }, []), Throws.ArgumentException.With.Message.Contains("At least one topic"));
+    }
+
+    [TestCase(null)]
+    [TestCase("")]
+    public void Constructor_NullOrEmptyTopicName_Throws(string? topic)
+    {
+        Assert.That(() => new KafkaConsumerSource<string, string>(new ConsumerConfig { GroupId = "g" }, ["a", topic!]), Throws.ArgumentException.With.Message.Contains("null or empty"));
     }
 
     [TestCase(0)]
