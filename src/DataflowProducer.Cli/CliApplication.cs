@@ -20,9 +20,10 @@ internal static class CliApplication
         using var error = new RedactingWriter(console.Error, Secrets.FindSecretValues(args));
         console = console with { Error = error };
 
-        var root = new RootCommand("dataflow-producer: produce records to Kafka in batches, with a summary you can trust.")
+        var root = new RootCommand("dataflow-producer: produce records to Kafka in batches, or copy a topic, with a summary you can trust.")
         {
             ProduceCommand.Create(console),
+            CopyCommand.Create(console),
         };
 
         ParseResult parseResult = root.Parse(args);
@@ -36,7 +37,8 @@ internal static class CliApplication
                 await error.WriteLineAsync($"error: {parseError.Message}").ConfigureAwait(false);
             }
 
-            await error.WriteLineAsync("Run 'dataflow-producer produce --help' for the options and exit codes.").ConfigureAwait(false);
+            string command = parseResult.CommandResult.Command is RootCommand ? "produce" : parseResult.CommandResult.Command.Name;
+            await error.WriteLineAsync($"Run 'dataflow-producer {command} --help' for the options and exit codes.").ConfigureAwait(false);
             return ExitCodes.BadArguments;
         }
 

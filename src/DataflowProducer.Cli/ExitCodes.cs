@@ -16,7 +16,8 @@ internal static class ExitCodes
     public const int UnexpectedError = 1;
 
     /// <summary>Bad arguments: an unknown or invalid option, an input file that cannot be opened, a CSV header
-    /// without the key field, or a Kafka setting the client rejects. Nothing was produced.</summary>
+    /// without the key field, a Kafka setting the client rejects, or (<c>copy</c>) a source topic the cluster does not
+    /// have. Nothing was produced.</summary>
     public const int BadArguments = 2;
 
     /// <summary>Some records failed: malformed input lines, or records Kafka refused.</summary>
@@ -116,7 +117,7 @@ internal static class ExitCodes
           0    every record read was delivered (and verified, with --verify)
           1    unexpected error (after the pipeline started: what was accepted is drained, the summary printed)
           2    bad arguments (unknown/invalid option, unreadable input, CSV header without the key field,
-               a -X setting the Kafka client rejects); nothing was produced
+               a -X setting the Kafka client rejects, copy's source topic missing); nothing was produced
           3    some records failed (malformed input lines, or records Kafka refused)
           4    aborted (second Ctrl+C/SIGTERM, also during --verify; drain timeout; broken producer), even with
                nothing abandoned

@@ -1,18 +1,13 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
-using System.Globalization;
 using DataflowProducer.Cli.Input;
-using DataflowProducer.Cli.Kafka;
 using DataflowProducer.Kafka;
+using static DataflowProducer.Cli.PipelineCommandOptions;
 
 namespace DataflowProducer.Cli;
 
 /// <summary>The <c>produce</c> command: its options, their validation, and the hand-over to <see cref="ProduceJob"/>.</summary>
 internal static class ProduceCommand
 {
-    // The pipeline's own defaults, read from a fresh options instance: the core keeps its defaults internal.
-    private static readonly BatchProducerOptions PipelineDefaults = new();
-
     private const string Description =
         """
         Produce records to a Kafka topic through the batching pipeline, then print a summary.
@@ -38,26 +33,20 @@ internal static class ProduceCommand
         var keyField = new Option<string>("--key-field", "-k") { Description = "The field whose value, as a string, is the record's key (jsonl: a top-level field; csv: a header name).", HelpName = "NAME" };
         var generate = new Option<long?>("--generate") { Description = "Produce N synthetic sequence-numbered records instead of reading input.", HelpName = "N" };
         var size = new Option<int>("--size") { Description = "The size of each generated record, in bytes.", DefaultValueFactory = _ => 100, HelpName = "BYTES" };
-        var bootstrap = new Option<string>("--bootstrap-servers", "-b") { Description = "The Kafka brokers (host:port,...). Without it, an embedded mock cluster (3 brokers) is started.", HelpName = "HOSTS" };
-        var properties = new Option<string[]>("-X", "--property") { Description = "A librdkafka setting passed through as it is, repeatable (e.g. -X acks=all -X compression.type=lz4). Secret values are never printed.", HelpName = "KEY=VALUE", AllowMultipleArgumentsPerToken = false };
+        var shared = new PipelineCommandOptions("The Kafka brokers (host:port,...). Without it, an embedded mock cluster (3 brokers) is started.");
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the topic created on the embedded cluster. Default: 4, or more when the input is known to be larger than 4 partitions of the mock cluster hold (about 5 MB each).", HelpName = "N" };
         var verify = new Option<bool>("--verify") { Description = "Afterwards, read the topic back and check the count and a content digest against what was delivered." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Records per batch.", DefaultValueFactory = _ => PipelineDefaults.BatchSize };
-        var linger = new Option<int>("--linger") { Description = "Milliseconds the first record of a batch waits for the batch to fill; -1 for count-only batching.", DefaultValueFactory = _ => (int)PipelineDefaults.Linger.TotalMilliseconds, HelpName = "MS" };
-        var maxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => PipelineDefaults.MaxInFlightBatches };
-        var boundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => PipelineDefaults.BoundedCapacity };
-        var drainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)PipelineDefaults.DrainTimeout.TotalMilliseconds, HelpName = "MS" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
-        var json = new Option<bool>("--json") { Description = "Print the summary on standard output as one JSON object instead of the SUMMARY line." };
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (it counts as failed) instead of reporting it and going on." };
         var abandonedFile = new Option<string>("--abandoned-file") { Description = "On abort, write the abandoned records' values here, one per line.", HelpName = "FILE" };
-        var showConfig = new Option<bool>("--show-config") { Description = "Print the producer configuration (secrets masked) on standard error before producing." };
 
         var command = new Command("produce", Description + Environment.NewLine + Environment.NewLine + ExitCodes.HelpText)
         {
-            topic, input, format, keyField, generate, size, bootstrap, properties, partitions, verify,
-            batchSize, linger, maxInFlight, boundedCapacity, drainTimeout, quiet, json, strict, abandonedFile, showConfig,
+            topic, input, format, keyField, generate, size,
         };
+        foreach (Option option in shared.ConnectionOptions.Concat([partitions, verify]).Concat(shared.PipelineAndOutputOptions).Concat([strict, abandonedFile]))
+        {
+            command.Options.Add(option);
+        }
 
         topic.Validators.Add(r =>
         {
@@ -78,24 +67,9 @@ internal static class ProduceCommand
                 r.AddError($"--abandoned-file '{path}'{problem}.");
             }
         });
-        bootstrap.Validators.Add(r => RequireText(r, "--bootstrap-servers"));
         generate.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<long?>() ?? 0, 0));
         size.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), GeneratedRecordReader.MinimumSize));
         partitions.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
-        batchSize.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
-        maxInFlight.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
-        linger.Validators.Add(r => PositiveOrMinusOne(r, r.GetValueOrDefault<int>(), allowZero: false));
-        boundedCapacity.Validators.Add(r => PositiveOrMinusOne(r, r.GetValueOrDefault<int>(), allowZero: false));
-        drainTimeout.Validators.Add(r => PositiveOrMinusOne(r, r.GetValueOrDefault<int>(), allowZero: true));
-        properties.Validators.Add(r =>
-        {
-            string? error = ClientProperties.TryParse(r.GetValueOrDefault<string[]>() ?? [], out _);
-            if (error is not null)
-            {
-                r.AddError(error);
-            }
-        });
-
         command.Validators.Add(r =>
         {
             // Defaults are not applied to the values a command validator sees, hence Value(…, default).
@@ -126,14 +100,8 @@ internal static class ProduceCommand
                 r.AddError("--key-field needs --format jsonl or csv: plain lines have no fields.");
             }
 
-            int capacity = Value(r, boundedCapacity, PipelineDefaults.BoundedCapacity);
-            int batch = Value(r, batchSize, PipelineDefaults.BatchSize);
-            if (capacity != -1 && batch > capacity)
-            {
-                r.AddError(string.Create(CultureInfo.InvariantCulture, $"--batch-size ({batch}) must not exceed --bounded-capacity ({capacity})."));
-            }
-
-            if (IsExplicit(r, partitions) && IsExplicit(r, bootstrap))
+            shared.Validate(r);
+            if (IsExplicit(r, partitions) && IsExplicit(r, shared.Bootstrap))
             {
                 r.AddError("--partitions applies to the embedded cluster only; create the topic on your cluster yourself.");
             }
@@ -141,7 +109,6 @@ internal static class ProduceCommand
 
         command.SetAction(parseResult =>
         {
-            ClientProperties.TryParse(parseResult.GetValue(properties) ?? [], out ClientProperties clientProperties);
             var settings = new ProduceSettings
             {
                 Topic = parseResult.GetRequiredValue(topic),
@@ -150,23 +117,16 @@ internal static class ProduceCommand
                 KeyField = parseResult.GetValue(keyField),
                 Generate = parseResult.GetValue(generate),
                 Size = parseResult.GetValue(size),
-                BootstrapServers = parseResult.GetValue(bootstrap),
-                ClientProperties = clientProperties,
+                BootstrapServers = parseResult.GetValue(shared.Bootstrap),
+                ClientProperties = shared.ParseClientProperties(parseResult),
                 Partitions = parseResult.GetResult(partitions) is { Implicit: false } ? parseResult.GetValue(partitions) : null,
                 Verify = parseResult.GetValue(verify),
-                Pipeline = new BatchProducerOptions
-                {
-                    BatchSize = parseResult.GetValue(batchSize),
-                    Linger = Milliseconds(parseResult.GetValue(linger)),
-                    MaxInFlightBatches = parseResult.GetValue(maxInFlight),
-                    BoundedCapacity = parseResult.GetValue(boundedCapacity),
-                    DrainTimeout = Milliseconds(parseResult.GetValue(drainTimeout)),
-                },
-                Quiet = parseResult.GetValue(quiet),
-                Json = parseResult.GetValue(json),
+                Pipeline = shared.Pipeline(parseResult),
+                Quiet = parseResult.GetValue(shared.Quiet),
+                Json = parseResult.GetValue(shared.Json),
                 Strict = parseResult.GetValue(strict),
                 AbandonedFile = parseResult.GetValue(abandonedFile),
-                ShowConfig = parseResult.GetValue(showConfig),
+                ShowConfig = parseResult.GetValue(shared.ShowConfig),
             };
 
             return new ProduceJob(settings, console).RunAsync();
@@ -203,51 +163,5 @@ internal static class ProduceCommand
         }
 
         return directory is not null && !Directory.Exists(directory) ? $": the directory '{Path.GetDirectoryName(path)}' does not exist" : null;
-    }
-
-    private static TimeSpan Milliseconds(int value) => value == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(value);
-
-    private static bool IsExplicit(CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
-
-    private static T Value<T>(CommandResult result, Option<T> option, T fallback)
-    {
-        if (result.GetResult(option) is not { Implicit: false } given)
-        {
-            return fallback;
-        }
-
-        try
-        {
-            return given.GetValueOrDefault<T>();
-        }
-        catch (InvalidOperationException)
-        {
-            // The value itself is invalid; its own error is reported.
-            return fallback;
-        }
-    }
-
-    private static void RequireText(OptionResult result, string name)
-    {
-        if (string.IsNullOrWhiteSpace(result.GetValueOrDefault<string>()))
-        {
-            result.AddError($"{name} must not be empty.");
-        }
-    }
-
-    private static void AtLeast(OptionResult result, long value, long minimum)
-    {
-        if (value < minimum)
-        {
-            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{result.Option.Name} must be at least {minimum}, but was {value}."));
-        }
-    }
-
-    private static void PositiveOrMinusOne(OptionResult result, int value, bool allowZero)
-    {
-        if (value < -1 || (value == 0 && !allowZero))
-        {
-            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{result.Option.Name} must be {(allowZero ? "zero or more" : "at least 1")}, or -1, but was {value}."));
-        }
     }
 }

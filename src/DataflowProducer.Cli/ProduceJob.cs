@@ -109,28 +109,12 @@ internal sealed class ProduceJob
         }
     }
 
-    // Null when the Kafka sink rejects the configuration (reported: bad arguments, nothing was started).
-    private BatchProducerBlock<KafkaRecord<byte[]?, byte[]>>? CreatePipeline(ProducerConfig config)
-    {
-        try
-        {
-            return KafkaProducerBlock.Create(
-                config,
-                new KafkaSinkOptions<byte[]?, byte[]> { DefaultTopic = _settings.Topic },
-                _settings.Pipeline,
-                new PipelineCallbacks(_reporter, _sent, _abandoned).ToCallbacks(),
-                new ReporterLoggerFactory(_reporter));
-        }
-        catch (ArgumentException ex)
-        {
-            // The sink throws ArgumentException for a setting the client rejects, naming the key as the user wrote it
-            // (-X acks=..., not the client's request.required.acks), and for a bad pipeline option; the topic name
-            // was checked while parsing. The .NET parameter name it appends means nothing on the command line.
-            string message = ex.ParamName is { } parameter ? ex.Message.Replace($" (Parameter '{parameter}')", string.Empty, StringComparison.Ordinal) : ex.Message;
-            _reporter.Line($"error: the Kafka producer could not be set up: {message}");
-            return null;
-        }
-    }
+    private BatchProducerBlock<KafkaRecord<byte[]?, byte[]>>? CreatePipeline(ProducerConfig config) => PipelineRun.CreatePipeline(
+        config,
+        new KafkaSinkOptions<byte[]?, byte[]> { DefaultTopic = _settings.Topic },
+        _settings.Pipeline,
+        new PipelineCallbacks(_reporter, _sent, _abandoned).ToCallbacks(),
+        _reporter);
 
     // From here on, whatever goes wrong, what was accepted is drained and the summary printed: every step that can
     // throw is guarded, and an unexpected error only stops reading and decides the exit code.
@@ -143,11 +127,11 @@ internal sealed class ProduceJob
         var stopwatch = Stopwatch.StartNew();
         var pump = new InputPump(reader, block, _settings.Strict, _reporter, _sent, _abandoned);
         InputEnd end;
-        Exception? completionError = null;
+        Exception? completionError;
         var response = new ShutdownResponse(shutdown, _reporter, block);
         using (response)
         {
-            await using (Progress.Start(_reporter, () => DescribeProgress(block.GetStatistics(), pump.Malformed, stopwatch.Elapsed), TimeProvider.System).ConfigureAwait(false))
+            await using (Progress.Start(_reporter, () => PipelineRun.DescribeProgress(block.GetStatistics(), pump.Malformed, stopwatch.Elapsed), TimeProvider.System).ConfigureAwait(false))
             {
                 try
                 {
@@ -161,22 +145,7 @@ internal sealed class ProduceJob
                     end = InputEnd.Failed;
                 }
 
-                block.Complete();
-                try
-                {
-                    await block.Completion.ConfigureAwait(false);
-                }
-#pragma warning disable CA1031 // Whatever the completion ends with, the counts tell what happened and the summary comes.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    // BatchProducerException or a cancellation: the records were handed back through the callbacks.
-                    completionError = ex;
-                    if (ex is not (BatchProducerException or OperationCanceledException))
-                    {
-                        ReportUnexpected(ex, "the pipeline", "its counts are reported as they stand.");
-                    }
-                }
+                completionError = await PipelineRun.CompleteAndDrainAsync(block, ex => ReportUnexpected(ex, "the pipeline", "its counts are reported as they stand.")).ConfigureAwait(false);
             }
         }
 
@@ -184,15 +153,7 @@ internal sealed class ProduceJob
         BatchProducerStatistics stats = block.GetStatistics();
         long malformed = pump.Malformed;
         long refused = pump.Refused;
-        var summary = new Summary(
-            stats.Accepted + malformed + refused,
-            stats.Delivered,
-            stats.Failed + malformed,
-            stats.Abandoned + refused,
-            stats.Batches,
-            stopwatch.Elapsed,
-            stats.NotSent + refused,
-            stats.Unknown);
+        Summary summary = PipelineRun.Summarize(stats, malformed, refused, stopwatch.Elapsed);
 
         var rows = new List<(string, string)>
         {
@@ -237,12 +198,7 @@ internal sealed class ProduceJob
         _reporter.Line($"error: {what} failed unexpectedly ({error.GetType().Name}: {error.Message}); {then}");
     }
 
-    private async Task ReportAsync(Summary summary, List<(string, string)> rows)
-    {
-        _reporter.Line(summary.ToTable(rows));
-        await _console.Output.WriteLineAsync(_settings.Json ? summary.ToJson() : summary.ToLine()).ConfigureAwait(false);
-        await _console.Output.FlushAsync().ConfigureAwait(false);
-    }
+    private Task ReportAsync(Summary summary, List<(string, string)> rows) => PipelineRun.ReportAsync(_console, _reporter, _settings.Json, summary, rows);
 
     private string DescribeInput(InputEnd end) => end switch
     {
@@ -252,13 +208,4 @@ internal sealed class ProduceJob
         InputEnd.Failed => "stopped by an error while reading",
         _ => "stopped: the aborting pipeline refused a record",
     } + (_settings.Generate is null ? $" ({(_settings.Input == "-" ? "standard input" : _settings.Input)}, {_settings.Format.ToString().ToLowerInvariant()})" : " (generated)");
-
-    private static string DescribeProgress(BatchProducerStatistics s, long malformed, TimeSpan elapsed)
-    {
-        double seconds = elapsed.TotalSeconds;
-        string rate = seconds > 0 ? Summary.Count((long)(s.Delivered / seconds)) : "0";
-        return string.Create(
-            CultureInfo.InvariantCulture,
-            $"{Summary.Count(s.Accepted + malformed)} read, {Summary.Count(s.Delivered)} delivered, {Summary.Count(s.Failed + malformed)} failed, {Summary.Count(s.InFlight)} in flight, {Summary.Count(s.Batches)} batches | {rate} records/s | {seconds:F1} s");
-    }
 }

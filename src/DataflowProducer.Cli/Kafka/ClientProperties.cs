@@ -71,13 +71,42 @@ internal sealed class ClientProperties
         return config;
     }
 
+    /// <summary>Builds the configuration of <c>copy</c>'s consumer: the bootstrap servers and the tool's defaults for
+    /// a copy (read a group's topic from its beginning when the group has no commit; commit stored offsets every
+    /// second), then the <c>-X</c> settings on top, then the group (<c>--group</c> wins over <c>-X group.id</c>).</summary>
+    /// <param name="bootstrapServers">The brokers.</param>
+    /// <param name="groupId">The consumer group.</param>
+    /// <returns>The configuration.</returns>
+    public ConsumerConfig ToConsumerConfig(string bootstrapServers, string groupId)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            AutoCommitIntervalMs = CopyAutoCommitIntervalMs,
+        };
+        foreach ((string key, string value) in _pairs)
+        {
+            config.Set(key, value);
+        }
+
+        config.GroupId = groupId;
+        return config;
+    }
+
+    /// <summary><c>copy</c>'s default <c>auto.commit.interval.ms</c>: how long a delivered record's offset may wait
+    /// to be committed, and so how much a kill may duplicate beyond what was in flight (librdkafka's own default is
+    /// 5000).</summary>
+    public const int CopyAutoCommitIntervalMs = 1000;
+
     /// <summary>Describes a configuration for <c>--show-config</c>, one <c>key = value</c> per line, sorted, every
     /// secret masked.</summary>
     /// <param name="config">The configuration.</param>
+    /// <param name="title">The heading.</param>
     /// <returns>The text.</returns>
-    public static string Describe(IEnumerable<KeyValuePair<string, string>> config)
+    public static string Describe(IEnumerable<KeyValuePair<string, string>> config, string title = "Producer configuration")
     {
-        var text = new StringBuilder("Producer configuration:");
+        var text = new StringBuilder(title).Append(':');
         foreach ((string key, string value) in config.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             text.AppendLine().Append("  ").Append(key).Append(" = ").Append(Secrets.Display(key, value));

@@ -86,7 +86,7 @@ public class ProduceCommandTests
         Assert.Multiple(() =>
         {
             Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
-            Assert.That(run.Output.Trim(), Does.Match("""^\{"accepted":5,"delivered":5,"failed":0,"abandoned":0,"batches":\d+,"seconds":[0-9.]+\}$"""));
+            Assert.That(run.Output.Trim(), Does.Match("""^\{"accepted":5,"delivered":5,"failed":0,"abandoned":0,"not_sent":0,"unknown":0,"batches":\d+,"seconds":[0-9.]+\}$"""));
             Assert.That(read.Select(r => Encoding.UTF8.GetString(r.Message.Value!)), Is.EquivalentTo(new[] { "alpha", "beta", "", "gamma ünïcode", "no-newline-at-end" }));
             Assert.That(read.Select(r => r.Message.Key), Is.All.Null);
         });

@@ -57,7 +57,7 @@ public class ProduceRealBrokerTests
 
     // A 0.9 broker creates the topic when its metadata is first asked for (auto.create.topics.enable); another
     // cluster gets an explicit CreateTopics. Either way, wait until every partition has a leader.
-    private static async Task CreateTopicAsync(RealKafkaBroker broker, string topic, CancellationToken ct)
+    internal static async Task CreateTopicAsync(RealKafkaBroker broker, string topic, CancellationToken ct)
     {
         var config = new AdminClientConfig { BootstrapServers = broker.BootstrapServers };
         broker.ApplyClientSettings(config);
