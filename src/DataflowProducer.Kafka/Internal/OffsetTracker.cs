@@ -44,11 +44,21 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
             if (state.LastTracked is { } last && offset <= last)
             {
                 // The consumer went back (a seek, an offset reset): what was in flight can no longer be told apart from
-                // what is read again, so the partition starts over; nothing past its last stored offset is lost.
+                // what is read again, so the partition starts over. The first offset still without a final outcome
+                // becomes a ceiling: nothing is stored past it until it has been read again and is final, so a rewind
+                // that lands above it cannot commit past a record that was never delivered.
+                if (state.Watermark.Pending > 0)
+                {
+                    long firstOpen = state.Watermark.SafeSequence is { } safe ? safe + 1 : state.FirstTracked!.Value;
+                    state.Ceiling = state.Ceiling is { } ceiling ? Math.Min(ceiling, firstOpen) : firstOpen;
+                }
+
                 state.Watermark.Reset();
+                state.FirstTracked = null;
             }
 
             state.Watermark.Track(offset);
+            state.FirstTracked ??= offset;
             state.LastTracked = offset;
         }
     }
@@ -160,12 +170,29 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
 
     private void StoreIfAdvancedLocked(TopicPartition partition, PartitionState state)
     {
-        if (_closed || state.Watermark.SafeSequence is not { } safe || (state.Stored is { } stored && safe + 1 <= stored))
+        if (_closed || state.Watermark.SafeSequence is not { } safe)
         {
             return;
         }
 
         long offset = safe + 1;
+        if (state.Ceiling is { } ceiling)
+        {
+            if (state.FirstTracked <= ceiling && safe >= ceiling)
+            {
+                // Read again since the rewind, and final now: the ceiling has done its work.
+                state.Ceiling = null;
+            }
+            else
+            {
+                offset = Math.Min(offset, ceiling);
+            }
+        }
+
+        if (state.Stored is { } stored && offset <= stored)
+        {
+            return;
+        }
 
         var position = new TopicPartitionOffset(partition, new Offset(offset));
         try
@@ -193,6 +220,13 @@ internal sealed class OffsetTracker(Action<TopicPartitionOffset> store)
         public ContiguousWatermark Watermark { get; } = new();
 
         public long? LastTracked { get; set; }
+
+        // The first offset tracked since the watermark last started over.
+        public long? FirstTracked { get; set; }
+
+        // After a rewind: the first offset that had no final outcome then; nothing is stored past it until it is
+        // final again (see Track).
+        public long? Ceiling { get; set; }
 
         // Advanced since the last store (then also in _dirty).
         public bool Dirty { get; set; }
