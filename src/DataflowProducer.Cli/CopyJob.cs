@@ -110,6 +110,14 @@ internal sealed class CopyJob
             KafkaOffsetCommitter<KafkaRecord<byte[]?, byte[]>> committer = source.CreateCommitter<byte[]?, byte[]>();
             using (block.Outcomes.LinkTo(committer, new DataflowLinkOptions { PropagateCompletion = true }))
             {
+                // A committer that fails is unlinked, and the outcomes it no longer reads would hold the pipeline back
+                // until the drain timeout: abort at once instead (nothing past what it stored is committed).
+                _ = committer.Completion.ContinueWith(
+                    static (task, state) => ((IDataflowBlock)state!).Fault(task.Exception!.InnerException ?? task.Exception),
+                    block,
+                    CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
                 _pipelineStarted = true;
                 return await CopyAsync(block, source, committer).ConfigureAwait(false);
             }

@@ -40,8 +40,15 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
     /// continues the trace the record was created in.</remarks>
     void IBatchSinkHooks<KafkaRecord<TKey, TValue>>.OnOffered(KafkaRecord<TKey, TValue> item)
     {
-        if (item is null || Activity.Current is not { } activity)
+        if (item is null)
         {
+            return;
+        }
+
+        if (Activity.Current is not { } activity)
+        {
+            // A record posted again, now outside any trace, must not link to the trace of its earlier posting.
+            item.OfferedContext = default;
             return;
         }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Diagnostics;
@@ -45,6 +46,7 @@ public sealed class KafkaOffsetCommitter<T> : ITargetBlock<BatchOutcome<T>>
     private readonly ILogger _logger;
     private readonly ActionBlock<BatchOutcome<T>> _worker;
     private readonly CancellationTokenSource _faulted = new();
+    private readonly HashSet<TopicPartition> _heldPartitions = []; // the worker's own (one at a time): warned about once
     private long _completed;
     private long _blocked;
     private long _ignored;
@@ -53,7 +55,10 @@ public sealed class KafkaOffsetCommitter<T> : ITargetBlock<BatchOutcome<T>>
     {
         ArgumentNullException.ThrowIfNull(position);
         _options = (options ?? new KafkaOffsetCommitterOptions<T>()).Clone();
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.BoundedCapacity, 1, "options.BoundedCapacity");
+        if (_options.BoundedCapacity < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.BoundedCapacity, string.Create(CultureInfo.InvariantCulture, $"KafkaOffsetCommitterOptions.BoundedCapacity must be at least 1, but was {_options.BoundedCapacity}."));
+        }
         _tracker = tracker;
         _position = position;
         _logger = logger;
@@ -156,8 +161,17 @@ public sealed class KafkaOffsetCommitter<T> : ITargetBlock<BatchOutcome<T>>
             }
             else
             {
+                // A warning the first time a partition is held, not for every record behind it (an abort can hold
+                // thousands); the rest at Debug.
                 Interlocked.Increment(ref _blocked);
-                Log.PartitionHeld(_logger, position.TopicPartition, position.Offset.Value, item.Status);
+                if (_heldPartitions.Add(position.TopicPartition))
+                {
+                    Log.PartitionHeld(_logger, position.TopicPartition, position.Offset.Value, item.Status);
+                }
+                else
+                {
+                    Log.PartitionStillHeld(_logger, position.TopicPartition, position.Offset.Value, item.Status);
+                }
             }
         }
     }

@@ -43,8 +43,9 @@ public sealed class BatchOutcome<T> : IReadOnlyList<ItemOutcome<T>>
         }
     }
 
-    /// <summary>Gets the batch's number: 1 for the first batch handed to the sink. Items abandoned before they were
-    /// batched come last, under the number after the last batch.</summary>
+    /// <summary>Gets the batch's number: batches are numbered 1, 2, … in order as the produce stage takes them from the
+    /// batch block (a batch abandoned before it reached the sink has its number too). Items abandoned before they
+    /// were batched come last, under the number after the last batch.</summary>
     public long Number { get; }
 
     /// <summary>Gets the number of items.</summary>

@@ -90,7 +90,9 @@ public sealed partial class BatchProducerBlock<T>
         {
             // WaitAsync: a sink whose flush blocks its thread or ignores the token must not keep the pipeline from
             // finishing after the drain timeout aborts it.
-            await StartFlush(RemainingDrainTime(), _abort.Token).WaitAsync(_abort.Token).ConfigureAwait(false);
+            // The flush's own token is canceled when the settle time after an abort ends (at once after a drain
+            // timeout): like every wait after an abort, the flush shares that one deadline.
+            await StartFlush(RemainingDrainTime(), _flushCancellation.Token).WaitAsync(_abort.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (!(ex is OperationCanceledException && _abort.IsCancellationRequested))
         {
@@ -130,6 +132,19 @@ public sealed partial class BatchProducerBlock<T>
         return settle;
     }
 
+    // What is left of the settle time that began with the abort: every wait after an abort shares this one deadline.
+    private TimeSpan SettleLeft()
+    {
+        long until = Volatile.Read(ref _settleUntil);
+        if (until == 0)
+        {
+            return SettleTime();
+        }
+
+        long now = _timeProvider.GetTimestamp();
+        return now >= until ? TimeSpan.Zero : _timeProvider.GetElapsedTime(now, until);
+    }
+
     private TimeSpan RemainingDrainTime()
     {
         if (_options.DrainTimeout == Timeout.InfiniteTimeSpan)
@@ -153,6 +168,7 @@ public sealed partial class BatchProducerBlock<T>
         }
 
         Volatile.Write(ref _abortReason, reason);
+        Volatile.Write(ref _settleUntil, _timeProvider.GetTimestamp() + (long)(SettleTime().TotalSeconds * _timeProvider.TimestampFrequency));
         Log.PipelineAborted(_logger, reason, why);
         // The token is canceled at once (EnterSink's fence depends on it), but its callbacks — a sink's registrations,
         // continuations of our own waits — run on the thread pool: user code that blocks or throws there cannot keep
@@ -165,7 +181,25 @@ public sealed partial class BatchProducerBlock<T>
         _link.Dispose();
         ((IDataflowBlock)_batcher).Fault(reason);
         _producer.Complete();
+        CancelFlushWhenTheSettleTimeEnds();
         _aborted.TrySetResult();
+    }
+
+    private void CancelFlushWhenTheSettleTimeEnds()
+    {
+        TimeSpan left = SettleLeft();
+        if (left <= TimeSpan.Zero)
+        {
+            Observe(_flushCancellation.CancelAsync());
+            return;
+        }
+
+        Task.Delay(left, _timeProvider).ContinueWith(
+            static (_, state) => Observe(((CancellationTokenSource)state!).CancelAsync()),
+            _flushCancellation,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private void AbortOnDrainTimeout(Exception reason, string why)
@@ -194,15 +228,15 @@ public sealed partial class BatchProducerBlock<T>
                 // abort it gets the settle time to report what it knows.
                 if (Volatile.Read(ref _drainTimedOut) == 0)
                 {
-                    await FinishesWithinAsync(drainFlush, SettleTime() + OverrunAllowance).ConfigureAwait(false);
+                    await FinishesWithinAsync(drainFlush, SettleLeft() + OverrunAllowance).ConfigureAwait(false);
                 }
 
                 Observe(drainFlush);
             }
             else
             {
-                TimeSpan settle = SettleTime();
-                Task flush = StartFlush(settle, CancellationToken.None);
+                TimeSpan settle = SettleLeft();
+                Task flush = StartFlush(settle, _flushCancellation.Token);
                 if (!await FinishesWithinAsync(flush, settle + OverrunAllowance).ConfigureAwait(false))
                 {
                     Log.FlushFailed(_logger, new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"The sink's flush did not finish within the settle time ({settle}) and {OverrunAllowance} more after the abort.")));
@@ -218,7 +252,7 @@ public sealed partial class BatchProducerBlock<T>
             // with what it knows (for Kafka, which records it never passed on); one that ignores it is given up on.
             if (Volatile.Read(ref _accepting) is { InSink: true } && !_producer.Completion.IsCompleted)
             {
-                await FinishesWithinAsync(_producer.Completion, SettleTime()).ConfigureAwait(false);
+                await FinishesWithinAsync(_producer.Completion, SettleLeft()).ConfigureAwait(false);
             }
 
             // In acceptance order, so outcomes and hand-backs come in that order too. First the batches accepted by

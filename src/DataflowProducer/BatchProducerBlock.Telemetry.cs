@@ -188,7 +188,7 @@ public sealed partial class BatchProducerBlock<T>
     {
         int length = pending.Batch.Length;
         List<(string Type, long Count)>? failures = null;
-        if (tally.Failed > 0)
+        if (tally.Failed > 0 && IsMeasuringOperations)
         {
             foreach (BatchItemError failure in result.Failed)
             {
@@ -199,8 +199,13 @@ public sealed partial class BatchProducerBlock<T>
 
                 string type = ErrorTypeOf(failure.Error);
                 failures ??= [];
-                int at = failures.FindIndex(f => f.Type == type);
-                if (at < 0)
+                int at = 0;
+                while (at < failures.Count && failures[at].Type != type)
+                {
+                    at++;
+                }
+
+                if (at == failures.Count)
                 {
                     failures.Add((type, 1));
                 }

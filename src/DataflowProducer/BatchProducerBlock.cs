@@ -54,6 +54,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly SemaphoreSlim _window;
     private readonly Channel<PendingBatch> _pending = Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenSource _flushCancellation = new(); // the sink's flush: canceled when the settle time ends
     private readonly CancellationTokenRegistration _userCancellation;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object? _ownedResource;
@@ -80,6 +81,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private Task? _flush;                   // StartFlush: the sink is flushed once per pipeline
     private int _drainTimedOut;             // the drain timer, when it wins the abort
     private long _drainStarted;             // Complete(): the drain's start, for what is left of the timeout
+    private long _settleUntil;              // Abort: when the settle time ends (a timestamp), one deadline for every wait
 
     /// <summary>Initializes a new pipeline over a sink.</summary>
     /// <param name="sink">Where batches go. The block does not dispose it.</param>

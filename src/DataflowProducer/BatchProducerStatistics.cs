@@ -3,7 +3,8 @@ namespace DataflowProducer;
 /// <summary>A snapshot of what a <see cref="BatchProducerBlock{T}"/> has done with the items it accepted.</summary>
 /// <remarks>Once <see cref="System.Threading.Tasks.Dataflow.IDataflowBlock.Completion"/> has finished,
 /// <c>Accepted == Delivered + Failed + Abandoned</c>. Before that, <c>Accepted &gt;= Delivered + Failed + Abandoned + InFlight</c>;
-/// the difference is still being batched or waiting to be handed to the sink. Always <c>Abandoned == NotSent + Unknown</c>.</remarks>
+/// the difference is still being batched or waiting to be handed to the sink. In every snapshot the block takes,
+/// <c>Abandoned == NotSent + Unknown</c>.</remarks>
 /// <param name="Accepted">Items the block accepted (declined offers are not counted).</param>
 /// <param name="Batches">Batches handed to the sink (counted as the hand-over starts).</param>
 /// <param name="Delivered">Items the sink acknowledged as delivered.</param>

@@ -269,7 +269,7 @@ public class KafkaOffsetCommitterTests
     {
         Assert.That(
             () => _source.CreateCommitter<string, string>(new KafkaOffsetCommitterOptions<KafkaRecord<string, string>> { BoundedCapacity = 0 }),
-            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("BoundedCapacity"));
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("KafkaOffsetCommitterOptions.BoundedCapacity must be at least 1, but was 0."));
     }
 
     private static TopicPartitionOffset Position(TopicPartition partition, long offset) => new(partition, new Offset(offset));

@@ -380,7 +380,7 @@ public partial class BatchProducerBlockTests
         Assert.Multiple(() =>
         {
             Assert.That(advanced, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(4)), "the sink call gets the whole settle time");
-            Assert.That(advanced, Is.LessThan(TimeSpan.FromSeconds(10)), "and no more than that (plus the flush's own allowance, not used here)");
+            Assert.That(advanced, Is.LessThanOrEqualTo(TimeSpan.FromSeconds(4.5)), "and no more: one settle deadline for every wait");
             Assert.That(ex.Statistics.Unknown, Is.EqualTo(3));
         });
     }

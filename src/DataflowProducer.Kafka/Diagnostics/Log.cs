@@ -54,6 +54,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2108, EventName = "PartitionHeld", Level = LogLevel.Warning, Message = "{Partition} is held at offset {Offset}: its item's outcome is {Status}, so no commit passes it until the partition is revoked.")]
     public static partial void PartitionHeld(ILogger logger, TopicPartition partition, long offset, OutcomeStatus status);
 
+    [LoggerMessage(EventId = 2111, EventName = "PartitionStillHeld", Level = LogLevel.Debug, Message = "{Partition} is also held at offset {Offset}: its item's outcome is {Status}.")]
+    public static partial void PartitionStillHeld(ILogger logger, TopicPartition partition, long offset, OutcomeStatus status);
+
     [LoggerMessage(EventId = 2109, EventName = "PositionFailed", Level = LogLevel.Warning, Message = "The source-position function threw; the item is ignored and its partition waits.")]
     public static partial void PositionFailed(ILogger logger, Exception error);
 

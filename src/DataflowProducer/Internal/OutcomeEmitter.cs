@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
 
@@ -22,11 +23,13 @@ internal sealed class OutcomeEmitter<T>
     private readonly Channel<BatchOutcome<T>> _ordered = Channel.CreateUnbounded<BatchOutcome<T>>(new UnboundedChannelOptions { SingleReader = true });
     private TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Guards _early and _next.
+    // Guards _early, _next and _completed.
     private readonly object _lock = new();
     private readonly Dictionary<long, BatchOutcome<T>> _early = [];
+    private bool _completed;
     private long _next = 1;
     private int _queued;
+    private int _broken;    // the pump failed: nothing is waited for any more
 
     public OutcomeEmitter(int capacity)
     {
@@ -41,6 +44,12 @@ internal sealed class OutcomeEmitter<T>
     {
         lock (_lock)
         {
+            if (_completed)
+            {
+                // Only after an internal error, when Complete came first: nothing waits for this outcome.
+                return;
+            }
+
             if (outcome.Number != _next)
             {
                 _early.Add(outcome.Number, outcome);
@@ -63,7 +72,7 @@ internal sealed class OutcomeEmitter<T>
             // The signal first, then the count: the pump completes the signal it replaces, so a wait that begins just
             // as the count reaches zero still ends.
             TaskCompletionSource caughtUp = Volatile.Read(ref _caughtUp);
-            if (Volatile.Read(ref _queued) == 0)
+            if (Volatile.Read(ref _queued) == 0 || Volatile.Read(ref _broken) != 0)
             {
                 return;
             }
@@ -78,6 +87,13 @@ internal sealed class OutcomeEmitter<T>
     {
         lock (_lock)
         {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            Debug.Assert(_early.Count == 0, $"Every batch number up to the last is settled once, so none waits for an earlier one at the end: {_early.Count} held, next {_next}.");
             foreach (long number in _early.Keys.Order().ToArray())
             {
                 Enqueue(_early[number]);
@@ -96,23 +112,34 @@ internal sealed class OutcomeEmitter<T>
         _ordered.Writer.TryWrite(outcome);
     }
 
+    // Catches everything: an outcome that cannot be sent faults the source (its reader learns why), and the reporter is
+    // never left waiting for a pump that stopped.
     private async Task PumpAsync()
     {
         ChannelReader<BatchOutcome<T>> reader = _ordered.Reader;
         bool accepting = true;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            while (reader.TryRead(out BatchOutcome<T>? outcome))
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                // False only when the reader completed or faulted the source itself: it wants no more outcomes.
-                accepting = accepting && await _buffer.SendAsync(outcome).ConfigureAwait(false);
-                if (Interlocked.Decrement(ref _queued) == 0)
+                while (reader.TryRead(out BatchOutcome<T>? outcome))
                 {
-                    Interlocked.Exchange(ref _caughtUp, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                    // False only when the reader completed or faulted the source itself: it wants no more outcomes.
+                    accepting = accepting && await _buffer.SendAsync(outcome).ConfigureAwait(false);
+                    if (Interlocked.Decrement(ref _queued) == 0)
+                    {
+                        Interlocked.Exchange(ref _caughtUp, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                    }
                 }
             }
-        }
 
-        _buffer.Complete();
+            _buffer.Complete();
+        }
+        catch (Exception ex)
+        {
+            Volatile.Write(ref _broken, 1);
+            ((IDataflowBlock)_buffer).Fault(ex);
+            Interlocked.Exchange(ref _caughtUp, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
     }
 }
