@@ -71,6 +71,13 @@ internal sealed class CopyJob
             _reporter.Line(ClientProperties.Describe(consumerConfig, "Consumer configuration"));
         }
 
+        if (producerConfig.Acks is Acks.None or Acks.Leader)
+        {
+            // Delivered then means "the leader had it" or less: a broker that fails after the commit can lose records
+            // the source's offsets have already passed.
+            _reporter.Line($"warning: acks={(producerConfig.Acks == Acks.None ? "0" : "1")}: a record counts as delivered before every in-sync replica has it, so a broker failure can lose records whose source offsets are committed; use acks=all for a copy that keeps every record.");
+        }
+
         BatchProducerBlock<KafkaRecord<byte[]?, byte[]>>? block = PipelineRun.CreatePipeline(
             producerConfig,
             new KafkaSinkOptions<byte[]?, byte[]> { DefaultTopic = _settings.ToTopic },

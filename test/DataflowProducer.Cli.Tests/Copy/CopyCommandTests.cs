@@ -37,10 +37,29 @@ public class CopyCommandTests
             Assert.That(run.Summary["abandoned"], Is.EqualTo("0"));
             Assert.That(check, Is.EqualTo(new CopyCheck(3000, 3000, 0, 0, check.Problems)).And.Property(nameof(CopyCheck.Problems)).Empty, check.ToString());
             Assert.That(run.Error, Does.Contain("read to the end of every partition"));
+            Assert.That(run.Error, Does.Not.Contain("warning: acks="));
 
             // The header and the timestamp of each record came along: the header holds the record's index, which
             // is also its timestamp's offset from the base.
             Assert.That(read.Where(r => !HeaderMatchesTimestamp(r)).Select(r => r.TopicPartitionOffset), Is.Empty);
+        });
+    }
+
+    [TestCase("0"), TestCase("1")]
+    [CancelAfter(120_000)]
+    public async Task Copy_AcksWeakerThanAll_WarnsThatCommittedRecordsCanBeLost(string acks, CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        (string from, string to) = CreateTopics(cluster);
+        KeyedTopic.Produce(new ClientConfig { BootstrapServers = cluster.BootstrapServers }, from, 100, 10, headersAndTimestamps: false);
+
+        // Idempotence (on by default) refuses weaker acks outright; with it off, the client takes them and copy warns.
+        CliRun run = await CliRun.RunAsync([.. Copy(cluster, from, to, $"g-{Guid.NewGuid():N}"), "-X", "enable.idempotence=false", "-X", $"acks={acks}"]).WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(ExitCodes.Success), run.Error);
+            Assert.That(run.Error, Does.Contain($"warning: acks={acks}: a record counts as delivered before every in-sync replica has it"));
         });
     }
 
