@@ -335,7 +335,8 @@ public partial class BatchProducerBlockTests
             called.TrySetResult();
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                // Waits for room that never comes, until the abort cancels the wait.
+                await new TaskCompletionSource().Task.WaitAsync(cancellationToken);
             }
             catch (OperationCanceledException)
             {
