@@ -12,11 +12,11 @@ namespace DataflowProducer.Cli.Tests.RealBroker;
 public class CopyRealBrokerTests
 {
     [Test, CancelAfter(300_000)]
-    public async Task Copy_SigkilledTwiceAndRestarted_EveryRecordCopiedInOrderPerKeyDuplicatesWithinWhatWasInFlight(CancellationToken ct)
+    public async Task Copy_SigkilledThreeTimesAndRestarted_EveryRecordCopiedInOrderPerKeyDuplicatesWithinWhatWasInFlight(CancellationToken ct)
     {
-        const int Records = 30_000;
+        const int Records = 50_000;
         const int Keys = 100;
-        const int Kills = 2;
+        const int Kills = 3;
         int seed = CopyKillScenario.Seed();
         TestContext.Out.WriteLine($"seed {seed}");
 
