@@ -17,6 +17,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick-outcomes", StringComparison
     return await QuickRunner.RunOutcomesOnlyAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-broker", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunBrokerAsync(QuickOptions.Parse(args[1..]));
+}
+
 if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
 {
     return await SoakRunner.RunAsync(args[1..]);

