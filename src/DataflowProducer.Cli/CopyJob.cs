@@ -31,35 +31,23 @@ internal sealed class CopyJob
     private readonly CopySettings _settings;
     private readonly CliConsole _console;
     private readonly Reporter _reporter;
+    private readonly JobReport _report;
     private readonly AbandonedRecordsWriter _abandoned;
     private bool _pipelineStarted;
-    private bool _unexpectedError;
 
     public CopyJob(CopySettings settings, CliConsole console)
     {
         _settings = settings;
         _console = console;
         _reporter = new Reporter(console.Error, console.IsErrorTerminal, settings.Quiet);
+        _report = new JobReport(console, _reporter, settings.Json);
 
         // Abandoned records are not written anywhere by copy: they stay in the source topic, uncommitted.
         _abandoned = new AbandonedRecordsWriter(null, _reporter);
     }
 
-    public async Task<int> RunAsync()
-    {
-        try
-        {
-            return await SetUpAndCopyAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Before the pipeline started nothing was accepted; the run still ends with its summary.
-        catch (Exception ex) when (!_pipelineStarted)
-#pragma warning restore CA1031
-        {
-            ReportUnexpected(ex, "setting up the copy", "nothing was copied.");
-            await ReportAsync(Summary.Nothing, [("from", "not read")]).ConfigureAwait(false);
-            return ExitCodes.UnexpectedError;
-        }
-    }
+    public Task<int> RunAsync() =>
+        _report.RunAsync(SetUpAndCopyAsync, () => _pipelineStarted, "setting up the copy", "nothing was copied.", ("from", "not read"));
 
     private async Task<int> SetUpAndCopyAsync()
     {
@@ -163,12 +151,12 @@ internal sealed class CopyJob
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    ReportUnexpected(ex, "consuming the source topic", "no more records are read, and what was accepted is drained.");
+                    _report.Unexpected(ex, "consuming the source topic", "no more records are read, and what was accepted is drained.");
                     end = InputEnd.Failed;
                 }
 
                 source.Complete();
-                completionError = await PipelineRun.CompleteAndDrainAsync(block, ex => ReportUnexpected(ex, "the pipeline", "its counts are reported as they stand.")).ConfigureAwait(false);
+                completionError = await PipelineRun.CompleteAndDrainAsync(block, ex => _report.Unexpected(ex, "the pipeline", "its counts are reported as they stand.")).ConfigureAwait(false);
                 await WaitForCommitterAsync(committer).ConfigureAwait(false);
             }
         }
@@ -184,7 +172,7 @@ internal sealed class CopyJob
             ("offsets", $"{Summary.Count(committer.Completed)} record(s) final, {Summary.Count(committer.Blocked)} holding their partition back (read again by the next run)"),
         };
 
-        await ReportAsync(summary, rows).ConfigureAwait(false);
+        await _report.SummaryAsync(summary, rows).ConfigureAwait(false);
         if (missingSource && summary.Accepted == 0)
         {
             // Nothing was copied, as for any other argument the cluster proves wrong.
@@ -198,7 +186,7 @@ internal sealed class CopyJob
             StoppedBy = end == InputEnd.Stopped ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
             AbortRequested = response.AbortRequested || end == InputEnd.Refused,
             CompletionError = completionError,
-            UnexpectedError = Volatile.Read(ref _unexpectedError),
+            UnexpectedError = _report.UnexpectedError,
         });
     }
 
@@ -219,14 +207,6 @@ internal sealed class CopyJob
             // Faulted with the pipeline (an abort): what it stored stands, the rest is read again by the next run.
         }
     }
-
-    private void ReportUnexpected(Exception error, string what, string then)
-    {
-        Volatile.Write(ref _unexpectedError, true);
-        _reporter.Line($"error: {what} failed unexpectedly ({error.GetType().Name}: {error.Message}); {then}");
-    }
-
-    private Task ReportAsync(Summary summary, List<(string, string)> rows) => PipelineRun.ReportAsync(_console, _reporter, _settings.Json, summary, rows);
 
     private static string DescribeInput(InputEnd end) => end switch
     {

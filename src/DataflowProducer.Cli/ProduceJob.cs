@@ -28,35 +28,23 @@ internal sealed class ProduceJob
     private readonly ProduceSettings _settings;
     private readonly CliConsole _console;
     private readonly Reporter _reporter;
+    private readonly JobReport _report;
     private readonly ContentDigest? _sent;
     private readonly AbandonedRecordsWriter _abandoned;
     private bool _pipelineStarted;
-    private bool _unexpectedError;
 
     public ProduceJob(ProduceSettings settings, CliConsole console)
     {
         _settings = settings;
         _console = console;
         _reporter = new Reporter(console.Error, console.IsErrorTerminal, settings.Quiet);
+        _report = new JobReport(console, _reporter, settings.Json);
         _sent = settings.Verify ? new ContentDigest() : null;
         _abandoned = new AbandonedRecordsWriter(settings.AbandonedFile, _reporter);
     }
 
-    public async Task<int> RunAsync()
-    {
-        try
-        {
-            return await SetUpAndProduceAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Before the pipeline started nothing was accepted; the run still ends with its summary.
-        catch (Exception ex) when (!_pipelineStarted)
-#pragma warning restore CA1031
-        {
-            ReportUnexpected(ex, "setting up the run", "nothing was produced.");
-            await ReportAsync(Summary.Nothing, [("input", "not read")]).ConfigureAwait(false);
-            return ExitCodes.UnexpectedError;
-        }
-    }
+    public Task<int> RunAsync() =>
+        _report.RunAsync(SetUpAndProduceAsync, () => _pipelineStarted, "setting up the run", "nothing was produced.", ("input", "not read"));
 
     private async Task<int> SetUpAndProduceAsync()
     {
@@ -96,7 +84,7 @@ internal sealed class ProduceJob
                 {
                     _reporter.Line($"error: --verify cannot read topic '{_settings.Topic}': {ex.Message}");
                     await block.DisposeAsync().ConfigureAwait(false);
-                    await ReportAsync(Summary.Nothing, [("input", "not read"), ("verify", VerificationVerdict.CannotStart.Text)]).ConfigureAwait(false);
+                    await _report.SummaryAsync(Summary.Nothing, [("input", "not read"), ("verify", VerificationVerdict.CannotStart.Text)]).ConfigureAwait(false);
                     return ExitCodes.VerificationFailed;
                 }
             }
@@ -141,11 +129,11 @@ internal sealed class ProduceJob
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    ReportUnexpected(ex, "reading the input", "no more input is read, and what was accepted is drained.");
+                    _report.Unexpected(ex, "reading the input", "no more input is read, and what was accepted is drained.");
                     end = InputEnd.Failed;
                 }
 
-                completionError = await PipelineRun.CompleteAndDrainAsync(block, ex => ReportUnexpected(ex, "the pipeline", "its counts are reported as they stand.")).ConfigureAwait(false);
+                completionError = await PipelineRun.CompleteAndDrainAsync(block, ex => _report.Unexpected(ex, "the pipeline", "its counts are reported as they stand.")).ConfigureAwait(false);
             }
         }
 
@@ -177,7 +165,7 @@ internal sealed class ProduceJob
             rows.Add(("verify", verdict.Text));
         }
 
-        await ReportAsync(summary, rows).ConfigureAwait(false);
+        await _report.SummaryAsync(summary, rows).ConfigureAwait(false);
 
         return ExitCodes.For(new RunOutcome
         {
@@ -186,19 +174,11 @@ internal sealed class ProduceJob
             StoppedBy = end == InputEnd.Stopped ? shutdown.FirstSignal ?? PosixSignal.SIGINT : null,
             AbortRequested = response.AbortRequested || end == InputEnd.Refused,
             CompletionError = completionError,
-            UnexpectedError = Volatile.Read(ref _unexpectedError),
+            UnexpectedError = _report.UnexpectedError,
             VerificationCanceled = verdict?.Canceled ?? false,
             VerificationFailed = verdict?.Failed ?? false,
         });
     }
-
-    private void ReportUnexpected(Exception error, string what, string then)
-    {
-        Volatile.Write(ref _unexpectedError, true);
-        _reporter.Line($"error: {what} failed unexpectedly ({error.GetType().Name}: {error.Message}); {then}");
-    }
-
-    private Task ReportAsync(Summary summary, List<(string, string)> rows) => PipelineRun.ReportAsync(_console, _reporter, _settings.Json, summary, rows);
 
     private string DescribeInput(InputEnd end) => end switch
     {
