@@ -161,6 +161,50 @@ public sealed class RealKafkaBroker : IAsyncDisposable
     }
 
     /// <summary>
+    /// Creates a topic with the given partitions (replication factor 1). A 0.9 broker has no CreateTopics request
+    /// (Kafka 0.10.1 added it), so for the embedded broker this runs Kafka's own topic command through ZooKeeper, as an
+    /// operator would; an external cluster gets an admin client's CreateTopics. Returns once the broker has the topic's
+    /// partitions (use a client's metadata to wait for leaders).
+    /// </summary>
+    public async Task CreateTopicAsync(string topic, int partitions, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(partitions);
+        if (!IsEmbedded)
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = BootstrapServers }).Build();
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = 1 }]).ConfigureAwait(false);
+            return;
+        }
+
+        var startInfo = new ProcessStartInfo(_javaPath!)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = _workDirectory,
+        };
+        foreach (var argument in new[]
+        {
+            "-Xmx128m", "-XX:+UseSerialGC", "-Djava.awt.headless=true", $"-Dlog4j.configuration=file:{Log4jPropertiesPath}",
+            "-cp", Path.Combine(_kafkaHome!, "libs", "*"), "kafka.admin.TopicCommand",
+            "--zookeeper", string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{_zooKeeperPort}"),
+            "--create", "--topic", topic,
+            "--partitions", partitions.ToString(CultureInfo.InvariantCulture), "--replication-factor", "1",
+        })
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var command = ChildProcess.Start("kafka-topics", startInfo);
+        await command.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (command.ExitCode != 0)
+        {
+            throw StartFailure(command, $"Creating topic {topic} with {partitions} partitions failed with exit code {command.ExitCode}");
+        }
+    }
+
+    /// <summary>
     /// SIGKILLs the Kafka JVM (ZooKeeper stays up).
     /// </summary>
     public async Task KillBrokerAsync()
