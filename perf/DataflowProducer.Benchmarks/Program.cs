@@ -22,6 +22,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick-broker", StringComparison.O
     return await QuickRunner.RunBrokerAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-waits", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunWaitsOnlyAsync(QuickOptions.Parse(args[1..]));
+}
+
 if (args.Length > 0 && string.Equals(args[0], "quick-scaling", StringComparison.OrdinalIgnoreCase))
 {
     return await QuickRunner.RunScalingAsync(QuickOptions.Parse(args[1..]));

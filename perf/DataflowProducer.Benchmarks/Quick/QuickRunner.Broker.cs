@@ -23,6 +23,7 @@ public static partial class QuickRunner
 
         var (pipeline, raw, withOutcomes) = await RunBrokerKafkaAsync(broker, options).ConfigureAwait(false);
         var (cli, kcat) = await RunCliAgainstKcatAsync(broker, options.Rounds).ConfigureAwait(false);
+        await RunWaitBreakdownAsync(broker, options, WaitWindows).ConfigureAwait(false);
 
         Console.WriteLine();
         PrintTable([pipeline, raw, withOutcomes, .. new[] { cli, kcat }.Where(static m => m.Count > 0)]);
