@@ -115,7 +115,7 @@ internal sealed class TopicEnsurer
         };
         try
         {
-            await StepAsync("CreateTopics", remaining => _admin.CreateTopicsAsync([specification], new CreateTopicsOptions { RequestTimeout = remaining, OperationTimeout = remaining })).ConfigureAwait(false);
+            await StepAsync("CreateTopics", remaining => _admin.CreateTopicsAsync([specification], new CreateTopicsOptions { RequestTimeout = remaining, OperationTimeout = remaining }), CreateSetting(ErrorCode.Unknown)).ConfigureAwait(false);
             return true;
         }
         catch (CreateTopicsException ex)
@@ -193,7 +193,7 @@ internal sealed class TopicEnsurer
         var specification = new PartitionsSpecification { Topic = _topic, IncreaseTo = _options.Partitions };
         try
         {
-            await StepAsync("CreatePartitions", remaining => _admin.CreatePartitionsAsync([specification], new CreatePartitionsOptions { RequestTimeout = remaining, OperationTimeout = remaining })).ConfigureAwait(false);
+            await StepAsync("CreatePartitions", remaining => _admin.CreatePartitionsAsync([specification], new CreatePartitionsOptions { RequestTimeout = remaining, OperationTimeout = remaining }), Invariant($"Partitions {_options.Partitions}")).ConfigureAwait(false);
         }
         catch (CreatePartitionsException ex)
         {
@@ -212,7 +212,7 @@ internal sealed class TopicEnsurer
         Dictionary<string, ConfigEntryResult> current;
         try
         {
-            List<DescribeConfigsResult> described = await StepAsync("DescribeConfigs", remaining => _admin.DescribeConfigsAsync([resource], new DescribeConfigsOptions { RequestTimeout = remaining })).ConfigureAwait(false);
+            List<DescribeConfigsResult> described = await StepAsync("DescribeConfigs", remaining => _admin.DescribeConfigsAsync([resource], new DescribeConfigsOptions { RequestTimeout = remaining }), ConfigsSetting(_options.Configs)).ConfigureAwait(false);
             current = described.Count == 0 ? [] : described[0].Entries;
         }
         catch (DescribeConfigsException ex)
@@ -261,7 +261,8 @@ internal sealed class TopicEnsurer
             {
                 await _admin.IncrementalAlterConfigsAsync(alter, new IncrementalAlterConfigsOptions { RequestTimeout = remaining }).ConfigureAwait(false);
                 return true;
-            }).ConfigureAwait(false);
+            },
+            setting).ConfigureAwait(false);
         }
         catch (IncrementalAlterConfigsException ex)
         {
@@ -277,7 +278,7 @@ internal sealed class TopicEnsurer
     }
 
     // One request, bounded by what is left of the timeout; the client's own request timeout is set to the same.
-    private async Task<T> StepAsync<T>(string request, Func<TimeSpan, Task<T>> call)
+    private async Task<T> StepAsync<T>(string request, Func<TimeSpan, Task<T>> call, string? setting = null)
     {
         TimeSpan remaining = Remaining(request);
         try
@@ -286,25 +287,28 @@ internal sealed class TopicEnsurer
         }
         catch (TimeoutException ex)
         {
-            throw TimedOut(request, ex);
+            throw TimedOut(request, ex, setting);
         }
     }
 
-    private Task<bool> StepAsync(string request, Func<TimeSpan, Task> call) => StepAsync(request, async remaining =>
-    {
-        await call(remaining).ConfigureAwait(false);
-        return true;
-    });
+    private Task<bool> StepAsync(string request, Func<TimeSpan, Task> call, string setting) => StepAsync(
+        request,
+        async remaining =>
+        {
+            await call(remaining).ConfigureAwait(false);
+            return true;
+        },
+        setting);
 
     private TimeSpan Remaining(string request)
     {
         TimeSpan remaining = _options.Timeout - _time.GetElapsedTime(_started);
-        return remaining > TimeSpan.Zero ? remaining : throw TimedOut(request, null);
+        return remaining > TimeSpan.Zero ? remaining : throw TimedOut(request, null, null);
     }
 
-    private KafkaTopicException TimedOut(string request, Exception? cause) => new(
+    private KafkaTopicException TimedOut(string request, Exception? cause, string? setting) => new(
         _topic,
-        $"Ensuring topic '{_topic}' did not finish within EnsureTopicOptions.Timeout ({_options.Timeout}): no answer to {request}.{Hint(request, ErrorCode.Local_TimedOut)}",
+        $"Ensuring topic '{_topic}' did not finish within EnsureTopicOptions.Timeout ({_options.Timeout}): no answer to {request}{(setting is null ? string.Empty : $" ({setting})")}.{Hint(request, ErrorCode.Local_TimedOut)}",
         ErrorCode.Local_TimedOut,
         cause);
 
@@ -348,7 +352,8 @@ internal sealed class TopicEnsurer
     private static string ConfigsSetting(IReadOnlyDictionary<string, string> configs) =>
         "Configs " + string.Join(", ", configs.OrderBy(static c => c.Key, StringComparer.Ordinal).Select(static c => $"{c.Key}={c.Value}"));
 
-    private static string Describe(Error error) => Invariant($"{error.Code} ({(int)error.Code}): {error.Reason}");
+    // Brokers' reasons often end with a full stop; the messages add their own.
+    private static string Describe(Error error) => Invariant($"{error.Code} ({(int)error.Code}): {error.Reason?.TrimEnd('.')}");
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
