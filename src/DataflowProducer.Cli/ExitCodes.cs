@@ -115,7 +115,8 @@ internal static class ExitCodes
         """
         Exit codes:
           0    every record read was delivered (and verified, with --verify)
-          1    unexpected error (after the pipeline started: what was accepted is drained, the summary printed)
+          1    unexpected error (after the pipeline started: what was accepted is drained, the summary printed),
+               or --ensure-topic failed (nothing produced)
           2    bad arguments (unknown/invalid option, unreadable input, CSV header without the key field,
                a -X setting the Kafka client rejects, copy's source topic missing); nothing was produced
           3    some records failed (malformed input lines, or records Kafka refused)
