@@ -12,7 +12,7 @@ internal static class ExitCodes
     public const int Success = 0;
 
     /// <summary>An unexpected error stopped the tool, or part of a run (e.g. reading the input); what was accepted
-    /// was still drained and the summary printed.</summary>
+    /// was still drained and the summary printed; or <c>--ensure-topic</c> failed, before anything was produced.</summary>
     public const int UnexpectedError = 1;
 
     /// <summary>Bad arguments: an unknown or invalid option, an input file that cannot be opened, a CSV header
