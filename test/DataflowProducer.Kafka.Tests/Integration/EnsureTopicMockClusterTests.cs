@@ -7,9 +7,12 @@ using Microsoft.Extensions.Logging.Testing;
 
 namespace DataflowProducer.Kafka.Tests.Integration;
 
-/// <summary>Ensuring a topic against librdkafka's mock cluster, which answers metadata but no admin request
-/// (its request handlers have no CreateTopics, DescribeConfigs, CreatePartitions or IncrementalAlterConfigs): an
-/// existing topic is verified through metadata, and what needs an admin request fails with a message that says so.</summary>
+/// <summary>Ensuring a topic against librdkafka's mock cluster, which answers metadata but no admin request: its
+/// request handlers have no CreateTopics, DescribeConfigs, CreatePartitions or (Incremental)AlterConfigs (and
+/// <c>rd_kafka_mock_set_apiversion</c> only narrows the versions of handled requests), and its Metadata response names
+/// controller 0, a broker that does not exist (ids start at 1), so librdkafka waits for the controller until the
+/// request times out. An existing topic is verified through metadata, and what needs an admin request fails at the
+/// timeout with a message that says so.</summary>
 [Category(TestCategories.Integration)]
 public class EnsureTopicMockClusterTests() : MockClusterFixture("ensure")
 {
