@@ -392,6 +392,30 @@ public class KafkaTopicsTests
         }));
     }
 
+    [Test, CancelAfter(10_000)]
+    public void CreateAsync_NoTopicInEitherOptions_ThrowsArgumentExceptionBeforeConnecting(CancellationToken ct)
+    {
+        var error = Assert.ThrowsAsync<ArgumentException>(() => KafkaProducerBlock.CreateAsync<string, string>(
+            new ProducerConfig { BootstrapServers = "127.0.0.1:1" },
+            new EnsureTopicOptions { Partitions = 3 },
+            new KafkaSinkOptions<string, string>(),
+            cancellationToken: ct));
+
+        Assert.That(error!.Message, Does.StartWith("EnsureTopicOptions.Topic must be set (or a default topic given), but was null."));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public void CreateAsync_BadPipelineOption_ThrowsArgumentExceptionBeforeConnecting(CancellationToken ct)
+    {
+        var error = Assert.ThrowsAsync<ArgumentException>(() => KafkaProducerBlock.CreateAsync<string, string>(
+            new ProducerConfig { BootstrapServers = "127.0.0.1:1" },
+            new EnsureTopicOptions { Topic = Topic },
+            options: new BatchProducerOptions { BatchSize = 0 },
+            cancellationToken: ct));
+
+        Assert.That(error!.Message, Does.StartWith("BatchProducerOptions.BatchSize must be at least 1, but was 0."));
+    }
+
     [Test]
     public void EnsureAsync_NoTopic_ThrowsArgumentException()
     {
