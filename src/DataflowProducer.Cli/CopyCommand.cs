@@ -45,12 +45,13 @@ internal static class CopyCommand
         var untilEnd = new Option<bool>("--until-end") { Description = "Stop once every partition has been read to its end (the default)." };
         var follow = new Option<bool>("--follow") { Description = "Keep copying new records until a signal." };
         var shared = new PipelineCommandOptions("The Kafka brokers (host:port,...). Required: copy needs a cluster.");
+        var ensureTopic = new EnsureTopicArguments();
 
         var command = new Command("copy", Description + Environment.NewLine + Environment.NewLine + ExitCodes.HelpText)
         {
             from, to, group, untilEnd, follow,
         };
-        foreach (Option option in shared.ConnectionOptions.Concat(shared.PipelineAndOutputOptions))
+        foreach (Option option in shared.ConnectionOptions.Concat([ensureTopic.EnsureTopic, ensureTopic.TopicConfigs]).Concat(shared.PipelineAndOutputOptions))
         {
             command.Options.Add(option);
         }
@@ -77,6 +78,7 @@ internal static class CopyCommand
             }
 
             shared.Validate(r);
+            ensureTopic.Validate(r, embedded: false, partitions: null);
         });
 
         command.SetAction(parseResult =>
@@ -89,6 +91,7 @@ internal static class CopyCommand
             {
                 FromTopic = parseResult.GetRequiredValue(from),
                 ToTopic = parseResult.GetRequiredValue(to),
+                EnsureTopic = ensureTopic.ToOptions(parseResult, parseResult.GetRequiredValue(to)),
                 Group = parseResult.GetRequiredValue(group),
                 BootstrapServers = parseResult.GetRequiredValue(shared.Bootstrap),
                 ClientProperties = shared.ParseClientProperties(parseResult),

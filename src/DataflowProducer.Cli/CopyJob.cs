@@ -66,6 +66,12 @@ internal sealed class CopyJob
             _reporter.Line($"warning: acks={(producerConfig.Acks == Acks.None ? "0" : "1")}: a record counts as delivered before every in-sync replica has it, so a broker failure can lose records whose source offsets are committed; use acks=all for a copy that keeps every record.");
         }
 
+        if (_settings.EnsureTopic is { } ensure && await TopicEnsuring.EnsureAsync(producerConfig, ensure, _reporter, _console.Shutdown.Stopping).ConfigureAwait(false) is { } failed)
+        {
+            await _report.SummaryAsync(Summary.Nothing, [("from", "not read")]).ConfigureAwait(false);
+            return failed;
+        }
+
         BatchProducerBlock<KafkaRecord<byte[]?, byte[]>>? block = PipelineRun.CreatePipeline(
             producerConfig,
             new KafkaSinkOptions<byte[]?, byte[]> { DefaultTopic = _settings.ToTopic },

@@ -9,6 +9,9 @@ internal sealed record CopySettings
 
     public required string ToTopic { get; init; }
 
+    /// <summary>The target topic to ensure before copying (<c>--ensure-topic</c>), or null.</summary>
+    public DataflowProducer.Kafka.EnsureTopicOptions? EnsureTopic { get; init; }
+
     public required string Group { get; init; }
 
     public required string BootstrapServers { get; init; }

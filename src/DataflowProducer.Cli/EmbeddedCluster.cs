@@ -16,16 +16,20 @@ internal sealed class EmbeddedCluster : IDisposable
     public string BootstrapServers => _cluster.BootstrapServers;
 
     /// <summary>Starts the cluster, creates the run's topic, and says so.</summary>
-    /// <param name="settings">The run's settings: the topic, and <c>--partitions</c> or the input to size them from.</param>
+    /// <param name="settings">The run's settings: the topic, and <c>--ensure-topic</c>, <c>--partitions</c> or the
+    /// input to size the partitions from.</param>
     /// <param name="reporter">Where the tool says what it started.</param>
     /// <returns>The running cluster; dispose it to stop it.</returns>
     public static EmbeddedCluster Start(ProduceSettings settings, Reporter reporter)
     {
-        int partitions = settings.Partitions ?? PartitionsFor(settings);
+        // With --ensure-topic the topic is created as asked, so that ensuring it (which the mock can only verify,
+        // through metadata: it has no CreateTopics) finds it so.
+        int partitions = settings.EnsureTopic?.Partitions ?? settings.Partitions ?? PartitionsFor(settings);
+        int replicationFactor = settings.EnsureTopic?.ReplicationFactor ?? 1;
         MockKafkaCluster cluster = MockKafkaCluster.Start(MockKafkaCluster.DefaultBrokerCount);
         try
         {
-            cluster.CreateTopic(settings.Topic, partitions);
+            cluster.CreateTopic(settings.Topic, partitions, replicationFactor);
         }
         catch
         {

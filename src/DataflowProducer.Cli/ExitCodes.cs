@@ -12,7 +12,7 @@ internal static class ExitCodes
     public const int Success = 0;
 
     /// <summary>An unexpected error stopped the tool, or part of a run (e.g. reading the input); what was accepted
-    /// was still drained and the summary printed.</summary>
+    /// was still drained and the summary printed; or <c>--ensure-topic</c> failed, before anything was produced.</summary>
     public const int UnexpectedError = 1;
 
     /// <summary>Bad arguments: an unknown or invalid option, an input file that cannot be opened, a CSV header
@@ -115,7 +115,8 @@ internal static class ExitCodes
         """
         Exit codes:
           0    every record read was delivered (and verified, with --verify)
-          1    unexpected error (after the pipeline started: what was accepted is drained, the summary printed)
+          1    unexpected error (after the pipeline started: what was accepted is drained, the summary printed),
+               or --ensure-topic failed (nothing produced)
           2    bad arguments (unknown/invalid option, unreadable input, CSV header without the key field,
                a -X setting the Kafka client rejects, copy's source topic missing); nothing was produced
           3    some records failed (malformed input lines, or records Kafka refused)

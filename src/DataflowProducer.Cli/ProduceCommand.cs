@@ -37,13 +37,14 @@ internal static class ProduceCommand
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the topic created on the embedded cluster. Default: 4, or more when the input is known to be larger than 4 partitions of the mock cluster hold (about 5 MB each).", HelpName = "N" };
         var verify = new Option<bool>("--verify") { Description = "Afterwards, read the topic back and check the count and a content digest against what was delivered." };
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (it counts as failed) instead of reporting it and going on." };
+        var ensureTopic = new EnsureTopicArguments();
         var abandonedFile = new Option<string>("--abandoned-file") { Description = "On abort, write the abandoned records' values here, one per line.", HelpName = "FILE" };
 
         var command = new Command("produce", Description + Environment.NewLine + Environment.NewLine + ExitCodes.HelpText)
         {
             topic, input, format, keyField, generate, size,
         };
-        foreach (Option option in shared.ConnectionOptions.Concat([partitions, verify]).Concat(shared.PipelineAndOutputOptions).Concat([strict, abandonedFile]))
+        foreach (Option option in shared.ConnectionOptions.Concat([partitions, ensureTopic.EnsureTopic, ensureTopic.TopicConfigs, verify]).Concat(shared.PipelineAndOutputOptions).Concat([strict, abandonedFile]))
         {
             command.Options.Add(option);
         }
@@ -101,6 +102,7 @@ internal static class ProduceCommand
             }
 
             shared.Validate(r);
+            ensureTopic.Validate(r, embedded: !IsExplicit(r, shared.Bootstrap), partitions);
             if (IsExplicit(r, partitions) && IsExplicit(r, shared.Bootstrap))
             {
                 r.AddError("--partitions applies to the embedded cluster only; create the topic on your cluster yourself.");
@@ -109,9 +111,10 @@ internal static class ProduceCommand
 
         command.SetAction(parseResult =>
         {
+            string topicName = parseResult.GetRequiredValue(topic);
             var settings = new ProduceSettings
             {
-                Topic = parseResult.GetRequiredValue(topic),
+                Topic = topicName,
                 Input = parseResult.GetValue(input) ?? "-",
                 Format = Enum.Parse<InputFormat>(parseResult.GetValue(format) ?? "lines", ignoreCase: true),
                 KeyField = parseResult.GetValue(keyField),
@@ -120,6 +123,7 @@ internal static class ProduceCommand
                 BootstrapServers = parseResult.GetValue(shared.Bootstrap),
                 ClientProperties = shared.ParseClientProperties(parseResult),
                 Partitions = parseResult.GetResult(partitions) is { Implicit: false } ? parseResult.GetValue(partitions) : null,
+                EnsureTopic = ensureTopic.ToOptions(parseResult, topicName),
                 Verify = parseResult.GetValue(verify),
                 Pipeline = shared.Pipeline(parseResult),
                 Quiet = parseResult.GetValue(shared.Quiet),

@@ -65,6 +65,12 @@ internal sealed class ProduceJob
                 _reporter.Line(ClientProperties.Describe(config));
             }
 
+            if (_settings.EnsureTopic is { } ensure && await TopicEnsuring.EnsureAsync(config, ensure, _reporter, shutdown.Stopping).ConfigureAwait(false) is { } failed)
+            {
+                await _report.SummaryAsync(Summary.Nothing, [("input", "not read")]).ConfigureAwait(false);
+                return failed;
+            }
+
             if (CreatePipeline(config) is not { } block)
             {
                 return ExitCodes.BadArguments;

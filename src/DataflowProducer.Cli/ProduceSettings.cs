@@ -28,6 +28,9 @@ internal sealed record ProduceSettings
     /// <summary>Partitions of the embedded cluster's topic, or null to size them from the input.</summary>
     public int? Partitions { get; init; }
 
+    /// <summary>The topic to ensure before producing (<c>--ensure-topic</c>), or null.</summary>
+    public DataflowProducer.Kafka.EnsureTopicOptions? EnsureTopic { get; init; }
+
     public required bool Verify { get; init; }
 
     public required BatchProducerOptions Pipeline { get; init; }

@@ -18,12 +18,18 @@ internal sealed class KafkaProducerBlockHost<TKey, TValue> : IHostedLifecycleSer
     private readonly Lazy<BatchProducerBlock<KafkaRecord<TKey, TValue>>> _block;
     private readonly string _name;
     private readonly ILogger _logger;
+    private readonly EnsureTopicOptions? _ensureTopic;
+    private readonly Func<Confluent.Kafka.ProducerConfig> _producerConfig;
+    private readonly ILoggerFactory? _loggerFactory;
 
     public KafkaProducerBlockHost(string name, KafkaProducerBlockOptions options, BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks, ILoggerFactory? loggerFactory, TimeProvider timeProvider, IMeterFactory? meterFactory)
     {
         _name = name;
         // The host's logger is user code like any other: one that throws must not stop the drain at shutdown.
         _logger = GuardedLogger.Create(loggerFactory, "DataflowProducer.Hosting.KafkaProducerBlockHost");
+        _ensureTopic = options.ToEnsureTopicOptions(timeProvider);
+        _producerConfig = options.ToProducerConfig;
+        _loggerFactory = loggerFactory;
         _block = new Lazy<BatchProducerBlock<KafkaRecord<TKey, TValue>>>(
             () => KafkaProducerBlock.Create(options.ToProducerConfig(), options.ToSinkOptions<TKey, TValue>(), options.ToBatchProducerOptions(timeProvider, name, meterFactory), callbacks, loggerFactory),
             LazyThreadSafetyMode.ExecutionAndPublication);
@@ -31,7 +37,17 @@ internal sealed class KafkaProducerBlockHost<TKey, TValue> : IHostedLifecycleSer
 
     public BatchProducerBlock<KafkaRecord<TKey, TValue>> Block => _block.Value;
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Ensures the topic, when asked to, before any hosted service's <c>StartAsync</c> (which is where services
+    /// start posting). Asynchronous and bounded by <see cref="EnsureTopicOptions.Timeout"/>: building the container
+    /// never waits for a broker, and a broker that refuses or does not answer stops the host's start with a
+    /// <see cref="KafkaTopicException"/> naming the topic, the setting and the broker's error.</summary>
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        if (_ensureTopic is not null)
+        {
+            await KafkaTopics.EnsureAsync(_producerConfig(), _ensureTopic, GuardedLogger.Create(_loggerFactory, "DataflowProducer.Kafka.KafkaTopics"), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -15,7 +15,8 @@ namespace DataflowProducer.Hosting;
 ///   "BatchSize": 500,
 ///   "Linger": "00:00:00.020",
 ///   "DrainTimeout": "00:00:20",
-///   "Producer": { "bootstrap.servers": "kafka-1:9092", "acks": "all" }
+///   "Producer": { "bootstrap.servers": "kafka-1:9092", "acks": "all" },
+///   "EnsureTopic": { "Partitions": 6, "ReplicationFactor": 3, "Configs": { "retention.ms": "86400000" } }
 /// }
 /// </code>
 /// </remarks>
@@ -62,6 +63,15 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     /// <value>The default is false.</value>
     public bool InjectTraceContext { get; set; }
 
+    /// <summary>Gets or sets the topic to ensure when the host starts (see <see cref="KafkaTopics"/>): created when
+    /// missing, checked (and with <see cref="TopicExistsBehavior.AlterConfigs"/> changed) when it exists, before any
+    /// hosted service's <c>StartAsync</c>. Its <see cref="EnsureTopicOptions.Topic"/> defaults to
+    /// <see cref="DefaultTopic"/>; its <see cref="EnsureTopicOptions.TimeProvider"/> is the host's. A failure, or no
+    /// answer within its <see cref="EnsureTopicOptions.Timeout"/>, stops the host's start with a
+    /// <see cref="KafkaTopicException"/>.</summary>
+    /// <value>The default is null: nothing is ensured. A configuration section named <c>EnsureTopic</c> sets it.</value>
+    public EnsureTopicOptions? EnsureTopic { get; set; }
+
     /// <summary>Gets the client configuration: librdkafka property names and values (for example
     /// <c>bootstrap.servers</c>). Values are never logged.</summary>
     /// <value>Must contain <c>bootstrap.servers</c>.</value>
@@ -83,6 +93,31 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         foreach (string error in PipelineErrors())
         {
             yield return new ValidationResult(error);
+        }
+
+        foreach (string error in EnsureTopicErrors())
+        {
+            yield return new ValidationResult(error);
+        }
+    }
+
+    // The Kafka package's own rules, named as in configuration (EnsureTopic.Partitions, not EnsureTopicOptions.Partitions).
+    private IEnumerable<string> EnsureTopicErrors()
+    {
+        if (EnsureTopic is null)
+        {
+            yield break;
+        }
+
+        const string Prefix = nameof(EnsureTopicOptions) + ".";
+        foreach (string line in EnsureTopic.Validate())
+        {
+            yield return nameof(EnsureTopic) + "." + (line.StartsWith(Prefix, StringComparison.Ordinal) ? line[Prefix.Length..] : line);
+        }
+
+        if (EnsureTopic.Topic is null && string.IsNullOrEmpty(DefaultTopic))
+        {
+            yield return "EnsureTopic.Topic or DefaultTopic must name the topic to ensure, but both were null.";
         }
     }
 
@@ -108,6 +143,32 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         FailurePolicy = FailurePolicy,
         TimeProvider = timeProvider,
     };
+
+    // A copy, so that the host's clock and the default topic do not change the bound options.
+    internal EnsureTopicOptions? ToEnsureTopicOptions(TimeProvider timeProvider)
+    {
+        if (EnsureTopic is not { } ensure)
+        {
+            return null;
+        }
+
+        var copy = new EnsureTopicOptions
+        {
+            Topic = ensure.Topic ?? DefaultTopic,
+            Partitions = ensure.Partitions,
+            ReplicationFactor = ensure.ReplicationFactor,
+            WhenExists = ensure.WhenExists,
+            AllowPartitionGrowth = ensure.AllowPartitionGrowth,
+            Timeout = ensure.Timeout,
+            TimeProvider = timeProvider,
+        };
+        foreach (KeyValuePair<string, string> config in ensure.Configs)
+        {
+            copy.Configs[config.Key] = config.Value;
+        }
+
+        return copy;
+    }
 
     internal ProducerConfig ToProducerConfig() => new(new Dictionary<string, string>(Producer, StringComparer.Ordinal));
 

@@ -45,6 +45,40 @@ public static class KafkaProducerBlock
         }
     }
 
+    /// <summary>Ensures the topic (see <see cref="KafkaTopics"/>), then creates a producer block that builds and owns
+    /// its Kafka producer, as <see cref="Create{TKey, TValue}(ProducerConfig, KafkaSinkOptions{TKey, TValue}?, BatchProducerOptions?, BatchProducerCallbacks{KafkaRecord{TKey, TValue}}?, ILoggerFactory?)"/>
+    /// does. Nothing is started when ensuring fails.</summary>
+    /// <typeparam name="TKey">The key type.</typeparam>
+    /// <typeparam name="TValue">The value type.</typeparam>
+    /// <param name="config">The client configuration; the topic is ensured through an admin client built from it.</param>
+    /// <param name="ensureTopic">The topic to ensure; its <see cref="EnsureTopicOptions.Topic"/> defaults to
+    /// <paramref name="sinkOptions"/>' <see cref="KafkaSinkOptions{TKey, TValue}.DefaultTopic"/>.</param>
+    /// <param name="sinkOptions">The default topic and serializers; null for the defaults.</param>
+    /// <param name="options">Batching, capacity, in-flight window, drain timeout and failure policy; null for the defaults.</param>
+    /// <param name="callbacks">Where failed and abandoned records are handed back; null to rely on the completion exception.</param>
+    /// <param name="loggerFactory">Creates the loggers of the block, the sink and the topic check; null for none.</param>
+    /// <param name="cancellationToken">Stops waiting for the topic to be ensured.</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> or <paramref name="ensureTopic"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option or the configuration is invalid, or no topic is named; the message names it.</exception>
+    /// <exception cref="KafkaTopicException">The topic could not be ensured: the broker refused (the message names its
+    /// error), was not reached within <see cref="EnsureTopicOptions.Timeout"/>, or the topic has fewer partitions than asked.</exception>
+    public static async Task<BatchProducerBlock<KafkaRecord<TKey, TValue>>> CreateAsync<TKey, TValue>(
+        ProducerConfig config,
+        EnsureTopicOptions ensureTopic,
+        KafkaSinkOptions<TKey, TValue>? sinkOptions = null,
+        BatchProducerOptions? options = null,
+        BatchProducerCallbacks<KafkaRecord<TKey, TValue>>? callbacks = null,
+        ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        EnsureTopicOptions topic = KafkaTopics.Validated(ensureTopic, sinkOptions?.DefaultTopic);
+        ValidateFirst(options);
+        await KafkaTopics.EnsureAsync(config, topic, GuardedLogger.Create(loggerFactory, KafkaTopics.LoggerCategory), cancellationToken).ConfigureAwait(false);
+        return Create(config, sinkOptions, options, callbacks, loggerFactory);
+    }
+
     /// <summary>Creates a producer block over an existing producer, which the block never disposes.</summary>
     /// <typeparam name="TKey">The key type.</typeparam>
     /// <typeparam name="TValue">The value type.</typeparam>

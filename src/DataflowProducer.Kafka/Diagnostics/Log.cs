@@ -62,4 +62,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2110, EventName = "DeadLetterFailed", Level = LogLevel.Warning, Message = "The dead-letter handler failed for offset {Offset} of {Partition}; the partition is held there.")]
     public static partial void DeadLetterFailed(ILogger logger, Exception error, TopicPartition partition, long offset);
+
+    [LoggerMessage(EventId = 2201, EventName = "TopicCreated", Level = LogLevel.Information, Message = "Topic {Topic} created: {Partitions} partition(s), replication factor {ReplicationFactor} (empty: the broker's default), {ConfigCount} config(s).")]
+    public static partial void TopicCreated(ILogger logger, string topic, int partitions, int? replicationFactor, int configCount);
+
+    [LoggerMessage(EventId = 2202, EventName = "TopicVerified", Level = LogLevel.Information, Message = "Topic {Topic} exists and matches its specification: {Partitions} partition(s).")]
+    public static partial void TopicVerified(ILogger logger, string topic, int partitions);
+
+    [LoggerMessage(EventId = 2203, EventName = "TopicAltered", Level = LogLevel.Information, Message = "Topic {Topic} altered: {Changes}.")]
+    public static partial void TopicAltered(ILogger logger, string topic, IReadOnlyList<string> changes);
+
+    [LoggerMessage(EventId = 2204, EventName = "TopicDiffers", Level = LogLevel.Warning, Message = "Topic {Topic} differs from its specification and is left as it is: {Differences}.")]
+    public static partial void TopicDiffers(ILogger logger, string topic, IReadOnlyList<string> differences);
+
+    [LoggerMessage(EventId = 2205, EventName = "TopicEnsureFailed", Level = LogLevel.Error, Message = "Ensuring topic {Topic} failed: {Reason}")]
+    public static partial void TopicEnsureFailed(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(EventId = 2206, EventName = "TopicCreatedMeanwhile", Level = LogLevel.Debug, Message = "Topic {Topic} was created by another client meanwhile; verifying it instead.")]
+    public static partial void TopicCreatedMeanwhile(ILogger logger, string topic);
 }

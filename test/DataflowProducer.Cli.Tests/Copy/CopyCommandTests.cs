@@ -216,6 +216,25 @@ public class CopyCommandTests
         });
     }
 
+    [TestCase("3", ExitCodes.Success, "Topic '{0}' exists with 3 partitions.")]
+    [TestCase("5", ExitCodes.UnexpectedError, "error: --ensure-topic: Topic '{0}' has 3 partition(s), fewer than EnsureTopicOptions.Partitions (5).")]
+    [CancelAfter(120_000)]
+    public async Task Copy_EnsureTopic_TargetTopicVerifiedBeforeCopying(string ensure, int exitCode, string expected, CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        (string from, string to) = CreateTopics(cluster);
+        KeyedTopic.Produce(new ClientConfig { BootstrapServers = cluster.BootstrapServers }, from, 50, 5, headersAndTimestamps: false);
+
+        CliRun run = await CliRun.RunAsync([.. Copy(cluster, from, to, $"g-{Guid.NewGuid():N}"), "--ensure-topic", ensure]).WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(exitCode), run.Error);
+            Assert.That(run.Error, Does.Contain(string.Format(CultureInfo.InvariantCulture, expected, to)));
+            Assert.That(run.Summary["delivered"], Is.EqualTo(exitCode == ExitCodes.Success ? "50" : "0"));
+        });
+    }
+
     private static (string From, string To) CreateTopics(MockKafkaCluster cluster)
     {
         string id = Guid.NewGuid().ToString("N");

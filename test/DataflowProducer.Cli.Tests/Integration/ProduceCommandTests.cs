@@ -309,6 +309,34 @@ public class ProduceCommandTests
 
     private static string Key(ConsumeResult<byte[]?, byte[]?> r) => r.Message.Key is null ? "<null>" : Encoding.UTF8.GetString(r.Message.Key);
 
+    [Test, CancelAfter(60_000)]
+    public async Task Produce_EnsureTopicWithMorePartitionsThanTheTopicHas_ErrorLineExitCode1NothingProduced(CancellationToken ct)
+    {
+        CliRun run = await CliRun.RunAsync(Args("--generate", "20", "--ensure-topic", "8"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(1), run.Error);
+            Assert.That(run.Error, Does.Contain($"error: --ensure-topic: Topic '{_topic}' has 4 partition(s), fewer than EnsureTopicOptions.Partitions (8)."));
+            Assert.That(run.Error, Does.Contain("Nothing was produced."));
+            Assert.That(run.Summary["accepted"], Is.EqualTo("0"));
+            Assert.That(TopicReader.ReadAll(_cluster.BootstrapServers, _topic, TimeSpan.FromSeconds(5)), Is.Empty);
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Produce_EnsureTopicWithFewerPartitionsThanTheTopicHas_WarnsAndProduces(CancellationToken ct)
+    {
+        CliRun run = await CliRun.RunAsync(Args("--generate", "20", "--ensure-topic", "2"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+            Assert.That(run.Error, Does.Contain($"warning: topic '{_topic}' differs from --ensure-topic and is left as it is: 4 partitions, more than the asked 2."));
+            Assert.That(run.Summary["delivered"], Is.EqualTo("20"));
+        });
+    }
+
     private string[] Args(params string[] more) => ["produce", "--topic", _topic, "--bootstrap-servers", _cluster.BootstrapServers, "--quiet", .. more];
 
     private string WriteFile(string name, string content)
