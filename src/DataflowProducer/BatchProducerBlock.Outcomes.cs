@@ -96,6 +96,7 @@ public sealed partial class BatchProducerBlock<T>
             if (wasInFlight)
             {
                 RecordOutcome(pending, result, tally);
+                Adapt(pending);
             }
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
