@@ -73,12 +73,12 @@ public sealed class AdaptiveBatchingOptions
     internal IEnumerable<OptionsError> Errors(int batchSize, TimeSpan linger, int boundedCapacity, string optionsName)
     {
         string name = optionsName + ".Adaptive";
-        if (SlowLatency <= TimeSpan.Zero || SlowLatency > OptionsValidation.MaxTimerDelay)
+        bool slowValid = SlowLatency > TimeSpan.Zero && SlowLatency <= OptionsValidation.MaxTimerDelay;
+        if (!slowValid)
         {
             yield return new($"{name}.SlowLatency must be greater than zero and at most {OptionsValidation.MaxTimerDelay}, but was {SlowLatency}.", SlowLatency);
         }
-
-        if (RecoveredLatency < TimeSpan.Zero || RecoveredLatency >= SlowLatency)
+        else if (RecoveredLatency < TimeSpan.Zero || RecoveredLatency >= SlowLatency)
         {
             yield return new($"{name}.RecoveredLatency must be zero or more and less than SlowLatency ({SlowLatency}), but was {RecoveredLatency}.", RecoveredLatency);
         }

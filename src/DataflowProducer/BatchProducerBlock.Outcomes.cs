@@ -95,8 +95,8 @@ public sealed partial class BatchProducerBlock<T>
             Log.BatchAcknowledged(_logger, pending.Number, tally.Delivered, tally.Failed, tally.NotSent, tally.Unknown);
             if (wasInFlight)
             {
-                RecordOutcome(pending, result, tally);
                 Adapt(pending);
+                RecordOutcome(pending, result, tally);
             }
 
             // Stop before the window and the capacity are released: otherwise the next batch, already waiting for
