@@ -38,6 +38,7 @@ public partial class BatchProducerBlockTests
     {
         private readonly MetricCollector<double> _acknowledged;
         private int _rounds;
+        private int _calls;
 
         public AdaptiveRig(bool adaptive = true, int maxInFlightBatches = 1, FakeLogger<BatchProducerBlock<int>>? logger = null)
         {
@@ -67,31 +68,33 @@ public partial class BatchProducerBlockTests
 
         public IEnumerable<int> BatchSizes => Sink.Batches.Select(b => b.Length);
 
-        // Posts count items, waits for the next batch, acknowledges it after latency, and waits until it is measured.
-        public async Task RoundAsync(int count, TimeSpan latency, CancellationToken ct, TimeSpan? idleBefore = null)
+        // Posts count items and, for each of the batches they make, waits for it, acknowledges it after latency, and
+        // waits until it is measured.
+        public async Task RoundAsync(int count, TimeSpan latency, CancellationToken ct, TimeSpan? idleBefore = null, int batches = 1)
         {
             if (idleBefore is { } idle)
             {
                 Time.Advance(idle);
             }
 
+            int first = _calls;
             PostAll(Block, Enumerable.Range(_rounds * 1000, count));
-            int call = Sink.Batches.Count;
-            await Sink.WaitForCallsAsync(call + 1, ct);
-            Time.Advance(latency);
-            Sink.Ack(call).SetResult(BatchResult.AllDelivered);
             _rounds++;
-            await _acknowledged.WaitForMeasurementsAsync(call + 1).WaitAsync(ct);
+            for (int call = first; call < first + batches; call++)
+            {
+                await Sink.WaitForCallsAsync(call + 1, ct);
+                Time.Advance(latency);
+                Sink.Ack(call).SetResult(BatchResult.AllDelivered);
+                await _acknowledged.WaitForMeasurementsAsync(call + 1).WaitAsync(ct);
+            }
+
+            _calls += batches;
         }
 
+        // Every round's batches are acknowledged and nothing is left open (the rounds post whole batches).
         public async Task FinishAsync(CancellationToken ct)
         {
             Sink.AutoAcknowledge = _ => BatchResult.AllDelivered;
-            for (int i = 0; i < Sink.Batches.Count; i++)
-            {
-                Sink.Ack(i).TrySetResult(BatchResult.AllDelivered);
-            }
-
             Block.Complete();
             await Block.Completion.WaitAsync(ct);
         }
@@ -166,15 +169,14 @@ public partial class BatchProducerBlockTests
         using var rig = new AdaptiveRig(adaptive: false);
 
         await rig.RoundAsync(10, SlowAck, ct);
-        await rig.RoundAsync(10, SlowAck, ct);
-        await rig.RoundAsync(10, SlowAck, ct);
-        PostAll(rig.Block, Enumerable.Range(100, 40));
+        await rig.RoundAsync(40, SlowAck, ct, batches: 4);
+        await rig.RoundAsync(40, SlowAck, ct, batches: 4);
         await rig.FinishAsync(ct);
 
         Assert.Multiple(() =>
         {
             Assert.That(rig.BatchSizes, Is.All.EqualTo(10));
-            Assert.That(rig.BatchSizes.Count(), Is.EqualTo(7));
+            Assert.That(rig.BatchSizes.Count(), Is.EqualTo(9));
             Assert.That(rig.SizeLimit.GetMeasurementSnapshot(), Is.Empty);
             Assert.That(rig.Changes.GetMeasurementSnapshot(), Is.Empty);
         });
@@ -189,7 +191,7 @@ public partial class BatchProducerBlockTests
         await rig.RoundAsync(10, SlowAck, ct);
         await rig.RoundAsync(10, SlowAck, ct);
         await rig.RoundAsync(10, SlowAck, ct);
-        await rig.RoundAsync(40, SlowAck, ct);
+        await rig.RoundAsync(40, SlowAck, ct, batches: 4);
         await rig.FinishAsync(ct);
 
         Assert.Multiple(() =>
