@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Confluent.Kafka;
 using DataflowProducer.Benchmarks.Contenders;
@@ -49,11 +50,13 @@ public static partial class QuickRunner
                 TimeSpan elapsed;
                 TimeSpan cpu;
                 BatchProducerStatistics statistics;
+                var watch = new Stopwatch();
+                using LimitRecorder limits = new(watch);
                 using (IProducer<Null, byte[]> producer = KafkaSettings.BuildConnectedProducer(cluster.BootstrapServers, topic))
                 {
                     FullCollect();
                     TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
-                    var watch = Stopwatch.StartNew();
+                    watch.Start();
                     statistics = await KafkaContenders.PipelineStatisticsAsync(producer, topic, records, n, pipelineOptions()).ConfigureAwait(false);
                     elapsed = watch.Elapsed;
                     cpu = Environment.CpuUsage.TotalTime - cpuBefore;
@@ -71,7 +74,7 @@ public static partial class QuickRunner
                     batches[into].Add(statistics.Batches);
                 }
 
-                Progress(string.Create(Invariant, $"{(warmUp ? "warm-up" : $"round {round}")}: {into.Name}: {statistics.Delivered / elapsed.TotalSeconds:N0} msg/s ({elapsed.TotalSeconds:F2} s, CPU {cpu.TotalMicroseconds / statistics.Delivered:F2} µs/msg, {statistics.Batches:N0} batches, {statistics.Delivered / (double)statistics.Batches:N0} per batch)"));
+                Progress(string.Create(Invariant, $"{(warmUp ? "warm-up" : $"round {round}")}: {into.Name}: {statistics.Delivered / elapsed.TotalSeconds:N0} msg/s ({elapsed.TotalSeconds:F2} s, CPU {cpu.TotalMicroseconds / statistics.Delivered:F2} µs/msg, {statistics.Batches:N0} batches, {statistics.Delivered / (double)statistics.Batches:N0} per batch{limits})"));
             }
         }
 
@@ -85,5 +88,41 @@ public static partial class QuickRunner
         Console.WriteLine(string.Create(Invariant, $"RATIO adaptive/fixed batches = {adaptiveBatches / fixedBatches:F2}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# total {total.Elapsed.TotalSeconds:F0} s; load average now {LoadAverage()}"));
         return 0;
+    }
+
+    // The batch size limits adaptive batching set during a run, and when (the gauge dataflowproducer.batch.size.limit).
+    private sealed class LimitRecorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly List<string> _changes = [];
+
+        public LimitRecorder(Stopwatch watch)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "DataflowProducer" && instrument.Name == "dataflowproducer.batch.size.limit")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<int>((_, value, _, _) =>
+            {
+                lock (_changes)
+                {
+                    _changes.Add(string.Create(CultureInfo.InvariantCulture, $"{value:N0} at {watch.Elapsed.TotalSeconds:F1} s"));
+                }
+            });
+            _listener.Start();
+        }
+
+        public override string ToString()
+        {
+            lock (_changes)
+            {
+                return _changes.Count == 0 ? string.Empty : "; batch size limit " + string.Join(", ", _changes);
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 }
