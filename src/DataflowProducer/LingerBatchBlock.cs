@@ -51,7 +51,7 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
     // The class is split by job, all parts under this one lock: LingerBatchBlock.Target.cs (accepting, postponing and
     // taking postponed items), .Batching.cs (open batch, linger timer, TriggerBatch, hold mode), .Source.cs (links,
     // offer loop, consume/reserve/receive), .Completion.cs (Complete, Fault, cancellation, abort, Finish, propagation),
-    // .Link.cs (the link handle).
+    // .Link.cs (the link handle), .Limits.cs (batch size and linger changed at run time by the owner).
     private readonly Lock _lock = new();
 
     // Set by the constructor and never changed: read without the lock.
