@@ -13,8 +13,9 @@ namespace DataflowProducer;
 /// The rule, judged on what the pipeline measures itself: each batch's acknowledgement latency (from handing it to the
 /// sink to its outcome being known) and whether the pipeline was under pressure when the acknowledgement came (every
 /// slot of <see cref="BatchProducerOptions.MaxInFlightBatches"/> taken, or posters waiting for room under
-/// <see cref="BatchProducerOptions.BoundedCapacity"/>). Acknowledgements are gathered over <see cref="Window"/>; when a
-/// window has passed, the window is judged and a new one begins:
+/// <see cref="BatchProducerOptions.BoundedCapacity"/>). Acknowledgements are gathered over <see cref="Window"/>; the first
+/// acknowledgement after a window has passed closes it: the window is judged and a new one begins (an idle pipeline
+/// keeps its limits until acknowledgements come again):
 /// </para>
 /// <list type="bullet">
 /// <item><description><em>Slow</em>: the mean latency is at least <see cref="SlowLatency"/> and at least half of the
@@ -28,7 +29,8 @@ namespace DataflowProducer;
 /// <para>
 /// A batch already open when the limits change keeps the linger deadline it got when it opened; a smaller batch size
 /// closes it at once when it already holds that many items. A count-only pipeline (an infinite linger) adapts its batch
-/// size only. Every change is logged (event 1013, <c>BatchLimitsChanged</c>) and measured
+/// size only; with a batch size of 1 the pipeline has a linger timer all the same, used once batches hold more than one
+/// item. Every change is logged (event 1013, <c>BatchLimitsChanged</c>) and measured
 /// (<c>dataflowproducer.batch.size.limit</c>, <c>dataflowproducer.batch.linger.limit</c> and
 /// <c>dataflowproducer.batch.limit.changes</c>). Times come from <see cref="BatchProducerOptions.TimeProvider"/>.
 /// </para>

@@ -18,7 +18,10 @@ public sealed partial class BatchProducerBlock<T>
     private void RecordLimits(AdaptiveBatching adaptive)
     {
         ProducerMetrics.Record(_metrics.BatchSizeLimit, adaptive.BatchSize, Tags());
-        ProducerMetrics.Record(_metrics.BatchLingerLimit, adaptive.Linger.TotalSeconds, Tags());
+        if (adaptive.Linger != Timeout.InfiniteTimeSpan)
+        {
+            ProducerMetrics.Record(_metrics.BatchLingerLimit, adaptive.Linger.TotalSeconds, Tags());
+        }
     }
 
     // Called by Report for a batch the sink had, before its window slot and capacity are released: a full window (every

@@ -33,7 +33,7 @@ internal sealed class ProducerMetrics
         AcknowledgeDuration = meter.CreateHistogram(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.", tags: null, DurationAdvice);
         SentMessages = meter.CreateCounter<long>(TelemetryNames.ClientSentMessages, TelemetryNames.MessageUnit, "Number of messages producer attempted to send to the broker.");
         BatchSizeLimit = meter.CreateGauge<int>(TelemetryNames.BatchSizeLimit, TelemetryNames.MessageUnit, "The batch size in effect (adaptive batching).");
-        BatchLingerLimit = meter.CreateGauge<double>(TelemetryNames.BatchLingerLimit, TelemetryNames.SecondsUnit, "The linger in effect (adaptive batching; -0.001 for count-only).");
+        BatchLingerLimit = meter.CreateGauge<double>(TelemetryNames.BatchLingerLimit, TelemetryNames.SecondsUnit, "The linger in effect (adaptive batching; not recorded for count-only batching).");
         BatchLimitChanges = meter.CreateCounter<long>(TelemetryNames.BatchLimitChanges, TelemetryNames.ChangeUnit, "Changes of the batch size and linger by adaptive batching.");
         OperationDuration = meter.CreateHistogram(TelemetryNames.ClientOperationDuration, TelemetryNames.SecondsUnit, "Duration of messaging operation initiated by a producer or consumer client.", tags: null, DurationAdvice);
     }
@@ -59,7 +59,8 @@ internal sealed class ProducerMetrics
     /// <summary>Gets <c>dataflowproducer.batch.size.limit</c>: recorded when adaptive batching starts and at each change.</summary>
     public Gauge<int> BatchSizeLimit { get; }
 
-    /// <summary>Gets <c>dataflowproducer.batch.linger.limit</c>, in seconds: recorded with <see cref="BatchSizeLimit"/>.</summary>
+    /// <summary>Gets <c>dataflowproducer.batch.linger.limit</c>, in seconds: recorded with <see cref="BatchSizeLimit"/>,
+    /// except for count-only batching.</summary>
     public Gauge<double> BatchLingerLimit { get; }
 
     /// <summary>Gets <c>dataflowproducer.batch.limit.changes</c>: one per change, tagged grow or shrink.</summary>
