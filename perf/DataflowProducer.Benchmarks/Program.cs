@@ -32,6 +32,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick-scaling", StringComparison.
     return await QuickRunner.RunScalingAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-adaptive", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunAdaptiveAsync(QuickOptions.Parse(args[1..]));
+}
+
 if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
 {
     return await SoakRunner.RunAsync(args[1..]);

@@ -12,6 +12,7 @@ internal sealed class PipelineCommandOptions
 {
     // The pipeline's own defaults, read from a fresh options instance: the core keeps its defaults internal.
     private static readonly BatchProducerOptions PipelineDefaults = new();
+    private static readonly AdaptiveBatchingOptions AdaptiveDefaults = new();
 
     /// <summary>Creates the options.</summary>
     /// <param name="bootstrapDescription">What <c>--bootstrap-servers</c> says (whether an embedded cluster is started
@@ -25,6 +26,7 @@ internal sealed class PipelineCommandOptions
         MaxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => PipelineDefaults.MaxInFlightBatches };
         BoundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => PipelineDefaults.BoundedCapacity };
         DrainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)PipelineDefaults.DrainTimeout.TotalMilliseconds, HelpName = "MS" };
+        Adaptive = new Option<bool>("--adaptive") { Description = string.Create(CultureInfo.InvariantCulture, $"Adaptive batching: while the broker is slow, batches x{AdaptiveDefaults.Factor} larger (up to {AdaptiveDefaults.MaxBatchSize:N0} records, within --bounded-capacity) and a longer linger (up to {AdaptiveDefaults.MaxLinger.TotalMilliseconds:0} ms); back to --batch-size and --linger when it recovers.") };
         Quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
         Json = new Option<bool>("--json") { Description = "Print the summary on standard output as one JSON object instead of the SUMMARY line." };
         ShowConfig = new Option<bool>("--show-config") { Description = "Print the client configuration (secrets masked) on standard error before starting." };
@@ -59,6 +61,8 @@ internal sealed class PipelineCommandOptions
 
     public Option<int> DrainTimeout { get; }
 
+    public Option<bool> Adaptive { get; }
+
     public Option<bool> Quiet { get; }
 
     public Option<bool> Json { get; }
@@ -69,7 +73,7 @@ internal sealed class PipelineCommandOptions
     public IEnumerable<Option> ConnectionOptions => [Bootstrap, Properties];
 
     /// <summary>The pipeline and output options, in help order.</summary>
-    public IEnumerable<Option> PipelineAndOutputOptions => [BatchSize, Linger, MaxInFlight, BoundedCapacity, DrainTimeout, Quiet, Json, ShowConfig];
+    public IEnumerable<Option> PipelineAndOutputOptions => [BatchSize, Linger, MaxInFlight, BoundedCapacity, DrainTimeout, Adaptive, Quiet, Json, ShowConfig];
 
     /// <summary>The checks across these options, for the command's validator.</summary>
     /// <param name="result">The command's result.</param>
@@ -95,14 +99,31 @@ internal sealed class PipelineCommandOptions
     /// <summary>The pipeline's options of a valid parse.</summary>
     /// <param name="parseResult">The parse.</param>
     /// <returns>New options.</returns>
-    public BatchProducerOptions Pipeline(ParseResult parseResult) => new()
+    public BatchProducerOptions Pipeline(ParseResult parseResult)
     {
-        BatchSize = parseResult.GetValue(BatchSize),
-        Linger = Milliseconds(parseResult.GetValue(Linger)),
-        MaxInFlightBatches = parseResult.GetValue(MaxInFlight),
-        BoundedCapacity = parseResult.GetValue(BoundedCapacity),
-        DrainTimeout = Milliseconds(parseResult.GetValue(DrainTimeout)),
-    };
+        var options = new BatchProducerOptions
+        {
+            BatchSize = parseResult.GetValue(BatchSize),
+            Linger = Milliseconds(parseResult.GetValue(Linger)),
+            MaxInFlightBatches = parseResult.GetValue(MaxInFlight),
+            BoundedCapacity = parseResult.GetValue(BoundedCapacity),
+            DrainTimeout = Milliseconds(parseResult.GetValue(DrainTimeout)),
+        };
+
+        if (parseResult.GetValue(Adaptive))
+        {
+            // The default clamps, moved so they always hold: never below --batch-size and --linger, never above what
+            // --bounded-capacity holds.
+            int max = options.BoundedCapacity == -1 ? AdaptiveDefaults.MaxBatchSize : Math.Min(AdaptiveDefaults.MaxBatchSize, options.BoundedCapacity);
+            options.Adaptive = new AdaptiveBatchingOptions
+            {
+                MaxBatchSize = Math.Max(max, options.BatchSize),
+                MaxLinger = options.Linger == Timeout.InfiniteTimeSpan || options.Linger < AdaptiveDefaults.MaxLinger ? AdaptiveDefaults.MaxLinger : options.Linger,
+            };
+        }
+
+        return options;
+    }
 
     /// <summary>Whether the user gave <paramref name="option"/> (not its default).</summary>
     /// <param name="result">The command's result.</param>

@@ -59,6 +59,12 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
     public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
 
+    /// <summary>Gets or sets adaptive batching: larger batches and a longer linger while the broker is slow (see
+    /// <see cref="AdaptiveBatchingOptions"/>). A configuration section <c>"Adaptive": { }</c> turns it on with its
+    /// defaults; its keys (<c>MaxBatchSize</c>, <c>CoolDown</c>, …) override them.</summary>
+    /// <value>The default is null: off.</value>
+    public AdaptiveBatchingOptions? Adaptive { get; set; }
+
     /// <summary>Gets or sets a value indicating whether the poster's W3C trace context is written into each record's headers.</summary>
     /// <value>The default is false.</value>
     public bool InjectTraceContext { get; set; }
@@ -141,6 +147,7 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         DrainTimeout = DrainTimeout,
         SettleTime = SettleTime,
         FailurePolicy = FailurePolicy,
+        Adaptive = Adaptive, // the block copies it
         TimeProvider = timeProvider,
     };
 

@@ -95,6 +95,7 @@ public sealed partial class BatchProducerBlock<T>
             Log.BatchAcknowledged(_logger, pending.Number, tally.Delivered, tally.Failed, tally.NotSent, tally.Unknown);
             if (wasInFlight)
             {
+                Adapt(pending);
                 RecordOutcome(pending, result, tally);
             }
 

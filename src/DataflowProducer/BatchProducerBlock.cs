@@ -65,6 +65,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly IBatchSinkHooks<T>? _hooks;
     private readonly Action<T>? _onOffer;
     private readonly OutcomeEmitter<T>? _emitter;   // with EmitOutcomes only
+    private readonly AdaptiveBatching? _adaptive;   // with Adaptive only; used by the outcome reporter alone
 
     // Signals: set once each. _aborted: Abort has stopped the stages. _sinkCallAfterAbort: a sink call began after
     // the abort (see EnterSink).
@@ -133,7 +134,14 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
                 TimeProvider = options.TimeProvider,
             },
             holdUntilReleased: true,
-            consumer: this);
+            consumer: this,
+            maxBatchSize: options.Adaptive?.MaxBatchSize ?? 0);
+        _adaptive = AdaptiveBatchingFor(options);
+        if (_adaptive is not null)
+        {
+            RecordLimits(_adaptive);
+        }
+
         _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags) { ErrorTypeOf = ErrorTypeOf };
         _emitter = options.EmitOutcomes ? new OutcomeEmitter<T>(options.OutcomeBoundedCapacity) : null;
         _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });

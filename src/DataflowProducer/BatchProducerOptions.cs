@@ -61,6 +61,12 @@ public sealed class BatchProducerOptions
     /// <value>The default is <see cref="FailurePolicy.ReportAndContinue"/>.</value>
     public FailurePolicy FailurePolicy { get; set; } = FailurePolicy.ReportAndContinue;
 
+    /// <summary>Gets or sets adaptive batching: larger batches and a longer linger while the sink is slow, back to
+    /// <see cref="BatchSize"/> and <see cref="Linger"/> when it recovers.</summary>
+    /// <value>The default is null: off, the batch size and linger never change. See
+    /// <see cref="AdaptiveBatchingOptions"/> for the rule.</value>
+    public AdaptiveBatchingOptions? Adaptive { get; set; }
+
     /// <summary>Gets or sets a token that aborts the pipeline: what is not yet delivered is abandoned and handed back.</summary>
     /// <value>The default is <see cref="CancellationToken.None"/>.</value>
     public CancellationToken CancellationToken { get; set; }
@@ -90,7 +96,12 @@ public sealed class BatchProducerOptions
 
     internal void ThrowIfInvalid() => OptionsValidation.ThrowFirst(Errors(), "options");
 
-    internal BatchProducerOptions Clone() => (BatchProducerOptions)MemberwiseClone();
+    internal BatchProducerOptions Clone()
+    {
+        var clone = (BatchProducerOptions)MemberwiseClone();
+        clone.Adaptive = Adaptive?.Clone();
+        return clone;
+    }
 
     private IEnumerable<OptionsError> Errors()
     {
@@ -128,6 +139,14 @@ public sealed class BatchProducerOptions
         if (!Enum.IsDefined(FailurePolicy))
         {
             yield return new($"{Name}.FailurePolicy must be ReportAndContinue or FaultPipeline, but was {FailurePolicy}.", FailurePolicy);
+        }
+
+        if (Adaptive is { } adaptive)
+        {
+            foreach (OptionsError error in adaptive.Errors(BatchSize, Linger, BoundedCapacity, Name))
+            {
+                yield return error;
+            }
         }
 
         if (TimeProvider is null)

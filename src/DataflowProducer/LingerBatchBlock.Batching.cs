@@ -30,10 +30,10 @@ public sealed partial class LingerBatchBlock<T>
         if (_openCount == 0)
         {
             _open ??= new T[Math.Min(_batchSize, Math.Max(_lastBatchCount, 16))];
-            if (_timer is not null)
+            if (_timer is not null && _batchSize > 1)
             {
                 _openDeadline = _timeProvider.GetTimestamp() + _lingerTicks;
-                _timer.Change(Linger, Timeout.InfiniteTimeSpan);
+                _timer.Change(_linger, Timeout.InfiniteTimeSpan);
             }
         }
         else if (_openCount == _open!.Length)

@@ -51,12 +51,10 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
     // The class is split by job, all parts under this one lock: LingerBatchBlock.Target.cs (accepting, postponing and
     // taking postponed items), .Batching.cs (open batch, linger timer, TriggerBatch, hold mode), .Source.cs (links,
     // offer loop, consume/reserve/receive), .Completion.cs (Complete, Fault, cancellation, abort, Finish, propagation),
-    // .Link.cs (the link handle).
+    // .Link.cs (the link handle), .Limits.cs (batch size and linger changed at run time by the owner).
     private readonly Lock _lock = new();
 
     // Set by the constructor and never changed: read without the lock.
-    private readonly int _batchSize;
-    private readonly long _lingerTicks;
     private readonly int _boundedCapacity;
     private readonly TimeProvider _timeProvider;
     private readonly bool _holdUntilReleased;
@@ -67,6 +65,12 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
     private readonly ITimer? _timer;
     private readonly CancellationTokenRegistration _cancellationRegistration;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The batch size and linger in effect: the configured ones unless the owner changes them (SetLimits, in
+    // LingerBatchBlock.Limits.cs). Guarded by _lock.
+    private int _batchSize;
+    private TimeSpan _linger;
+    private long _lingerTicks;
 
     // Target side. Guarded by _lock. _held counts the items that occupy BoundedCapacity: the open batch, the batches
     // waiting in _output, items being fetched from a source (_pendingConsumes), and in hold mode batches taken but
@@ -131,8 +135,9 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
 
     // holdUntilReleased: items stay counted against BoundedCapacity after their batch is taken, until Release is
     // called, so an owner can bound everything it holds downstream too. consumer: the target that sources see
-    // in ConsumeMessage/ReserveMessage calls, when this block sits behind a public facade.
-    internal LingerBatchBlock(LingerBatchBlockOptions options, bool holdUntilReleased, ITargetBlock<T>? consumer)
+    // in ConsumeMessage/ReserveMessage calls, when this block sits behind a public facade. maxBatchSize: the largest
+    // batch size SetLimits may set, so the linger timer exists when batches may grow beyond one item.
+    internal LingerBatchBlock(LingerBatchBlockOptions options, bool holdUntilReleased, ITargetBlock<T>? consumer, int maxBatchSize = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         Internal.OptionsValidation.ThrowFirst(Internal.OptionsValidation.BatchingErrors(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions)), nameof(options));
@@ -148,12 +153,12 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
         _timeProvider = options.TimeProvider;
         Linger = options.Linger;
         BatchSize = options.BatchSize;
+        _linger = options.Linger;
 
-        bool timed = options.Linger != Timeout.InfiniteTimeSpan && options.BatchSize > 1;
+        bool timed = options.Linger != Timeout.InfiniteTimeSpan && Math.Max(options.BatchSize, maxBatchSize) > 1;
         if (timed)
         {
-            _lingerTicks = (long)(options.Linger.Ticks * (_timeProvider.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
-            _lingerTicks = Math.Max(_lingerTicks, 1);
+            _lingerTicks = LingerTicks(options.Linger);
             _timer = _timeProvider.CreateTimer(static state => ((LingerBatchBlock<T>)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 

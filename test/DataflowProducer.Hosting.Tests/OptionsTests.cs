@@ -18,6 +18,7 @@ public class OptionsTests
     [TestCase("DrainTimeout", "-00:00:05", "DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was -00:00:05.")]
     [TestCase("FailurePolicy", "7", "FailurePolicy must be ReportAndContinue or FaultPipeline, but was 7.")]
     [TestCase("SettleTime", "-00:00:01", "SettleTime must be zero or more and at most 49.17:02:47.2940000 (the longest timer), but was -00:00:01.")]
+    [TestCase("Adaptive:MaxBatchSize", "50", "Adaptive.MaxBatchSize must be at least BatchSize (100), but was 50.")]
     [CancelAfter(30_000)]
     public void StartAsync_BadSetting_OneCleanLinePerError(string key, string value, string expected, CancellationToken ct)
     {

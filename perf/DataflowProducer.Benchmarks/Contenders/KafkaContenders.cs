@@ -45,6 +45,24 @@ public static class KafkaContenders
         return block.GetStatistics().Delivered;
     }
 
+    /// <summary>The pipeline with the given options; returns its final statistics (delivered and batches).</summary>
+    public static async Task<BatchProducerStatistics> PipelineStatisticsAsync(IProducer<Null, byte[]> producer, string topic, KafkaRecord<Null, byte[]>[] records, int count, BatchProducerOptions options)
+    {
+        BatchProducerBlock<KafkaRecord<Null, byte[]>> block = KafkaProducerBlock.Create(producer, new KafkaSinkOptions<Null, byte[]> { DefaultTopic = topic }, options);
+        for (int i = 0; i < count; i++)
+        {
+            KafkaRecord<Null, byte[]> record = records[i];
+            if (!block.Post(record) && !await block.SendAsync(record).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"The pipeline declined message {i} permanently.");
+            }
+        }
+
+        block.Complete();
+        await block.Completion.WaitAsync(StuckAfter).ConfigureAwait(false);
+        return block.GetStatistics();
+    }
+
     /// <summary>The pipeline with outcomes on (<see cref="BatchProducerOptions.EmitOutcomes"/>, so the sink also records
     /// each delivery's receipt), read by an ActionBlock that keeps the highest offset per partition, as a committer
     /// would. Returns the delivered count the outcomes gave.</summary>

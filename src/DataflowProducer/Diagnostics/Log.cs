@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1012, EventName = "DisposeFailed", Level = LogLevel.Error, Message = "Disposing what the pipeline owns (a client it built) failed or did not finish; the counts are final.")]
     public static partial void DisposeFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 1013, EventName = "BatchLimitsChanged", Level = LogLevel.Information, Message = "Adaptive batching: batch size {OldBatchSize} -> {NewBatchSize}, linger {OldLinger} -> {NewLinger}; {Reason}.")]
+    public static partial void BatchLimitsChanged(ILogger logger, int oldBatchSize, int newBatchSize, TimeSpan oldLinger, TimeSpan newLinger, string reason);
 }

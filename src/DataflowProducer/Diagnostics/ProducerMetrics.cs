@@ -32,6 +32,9 @@ internal sealed class ProducerMetrics
         BatchSize = meter.CreateHistogram<int>(TelemetryNames.BatchSize, TelemetryNames.MessageUnit, "Messages per batch handed to the sink.");
         AcknowledgeDuration = meter.CreateHistogram(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.", tags: null, DurationAdvice);
         SentMessages = meter.CreateCounter<long>(TelemetryNames.ClientSentMessages, TelemetryNames.MessageUnit, "Number of messages producer attempted to send to the broker.");
+        BatchSizeLimit = meter.CreateGauge<int>(TelemetryNames.BatchSizeLimit, TelemetryNames.MessageUnit, "The batch size in effect (adaptive batching).");
+        BatchLingerLimit = meter.CreateGauge<double>(TelemetryNames.BatchLingerLimit, TelemetryNames.SecondsUnit, "The linger in effect (adaptive batching; not recorded for count-only batching).");
+        BatchLimitChanges = meter.CreateCounter<long>(TelemetryNames.BatchLimitChanges, TelemetryNames.ChangeUnit, "Changes of the batch size and linger by adaptive batching.");
         OperationDuration = meter.CreateHistogram(TelemetryNames.ClientOperationDuration, TelemetryNames.SecondsUnit, "Duration of messaging operation initiated by a producer or consumer client.", tags: null, DurationAdvice);
     }
 
@@ -52,6 +55,16 @@ internal sealed class ProducerMetrics
     public Histogram<int> BatchSize { get; }
 
     public Histogram<double> AcknowledgeDuration { get; }
+
+    /// <summary>Gets <c>dataflowproducer.batch.size.limit</c>: recorded when adaptive batching starts and at each change.</summary>
+    public Gauge<int> BatchSizeLimit { get; }
+
+    /// <summary>Gets <c>dataflowproducer.batch.linger.limit</c>, in seconds: recorded with <see cref="BatchSizeLimit"/>,
+    /// except for count-only batching.</summary>
+    public Gauge<double> BatchLingerLimit { get; }
+
+    /// <summary>Gets <c>dataflowproducer.batch.limit.changes</c>: one per change, tagged grow or shrink.</summary>
+    public Counter<long> BatchLimitChanges { get; }
 
     /// <summary>Gets <c>messaging.client.sent.messages</c>: the messages of each batch handed to the sink, counted when
     /// the batch's outcome is known, with <c>error.type</c> for those that failed or were abandoned.</summary>
@@ -93,6 +106,19 @@ internal sealed class ProducerMetrics
         try
         {
             histogram.Record(value, tags);
+        }
+        catch (Exception)
+        {
+            // The measurement is lost; nothing else is.
+        }
+    }
+
+    public static void Record<TValue>(Gauge<TValue> gauge, TValue value, in TagList tags)
+        where TValue : struct
+    {
+        try
+        {
+            gauge.Record(value, tags);
         }
         catch (Exception)
         {

@@ -17,6 +17,9 @@ internal static class TelemetryNames
     public const string MessagesInFlight = "dataflowproducer.messages.in_flight";
     public const string BatchSize = "dataflowproducer.batch.size";
     public const string BatchAcknowledgeDuration = "dataflowproducer.batch.acknowledge.duration";
+    public const string BatchSizeLimit = "dataflowproducer.batch.size.limit";
+    public const string BatchLingerLimit = "dataflowproducer.batch.linger.limit";
+    public const string BatchLimitChanges = "dataflowproducer.batch.limit.changes";
 
     // OpenTelemetry messaging semantic conventions (v1.44): the instruments dashboards already know.
     public const string ClientSentMessages = "messaging.client.sent.messages";
@@ -24,9 +27,11 @@ internal static class TelemetryNames
 
     public const string MessageUnit = "{message}";
     public const string SecondsUnit = "s";
+    public const string ChangeUnit = "{change}";
 
     public const string PipelineNameTag = "dataflowproducer.pipeline.name";
     public const string OutcomeTag = "dataflowproducer.outcome";
+    public const string LimitDirectionTag = "dataflowproducer.batch.limit.direction"; // "grow" or "shrink"
     public const string ErrorTypeTag = "error.type";
     public const string MessagingSystemTag = "messaging.system";
     public const string DestinationNameTag = "messaging.destination.name";

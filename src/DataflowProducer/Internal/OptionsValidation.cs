@@ -15,6 +15,9 @@ internal readonly record struct OptionsError(string Message, object? ActualValue
 /// checked, and every message names the setting and its value.</summary>
 internal static class OptionsValidation
 {
+    // The longest delay a timer takes.
+    public static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     public static IEnumerable<OptionsError> BatchingErrors(int batchSize, TimeSpan linger, int boundedCapacity, string optionsName)
     {
         if (batchSize < 1)

@@ -45,6 +45,24 @@ public class CopyCommandTests
         });
     }
 
+    [Test, CancelAfter(120_000)]
+    public async Task Copy_Adaptive_EveryRecordCopiedInOrder(CancellationToken ct)
+    {
+        using var cluster = MockKafkaCluster.Start(3);
+        (string from, string to) = CreateTopics(cluster);
+        KeyedTopic.Produce(new ClientConfig { BootstrapServers = cluster.BootstrapServers }, from, 1000, 10, headersAndTimestamps: false);
+
+        CliRun run = await CliRun.RunAsync([.. Copy(cluster, from, to, $"g-{Guid.NewGuid():N}"), "--batch-size", "50", "--adaptive"]).WaitAsync(ct);
+
+        CopyCheck check = KeyedTopic.Check(TopicReader.ReadAll(cluster.BootstrapServers, to, ReadTimeout), 1000, 10);
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(ExitCodes.Success), run.Error);
+            Assert.That(run.Summary["delivered"], Is.EqualTo("1000"));
+            Assert.That(check, Is.EqualTo(new CopyCheck(1000, 1000, 0, 0, check.Problems)).And.Property(nameof(CopyCheck.Problems)).Empty, check.ToString());
+        });
+    }
+
     [TestCase("0"), TestCase("1")]
     [CancelAfter(120_000)]
     public async Task Copy_AcksWeakerThanAll_WarnsThatCommittedRecordsCanBeLost(string acks, CancellationToken ct)

@@ -55,6 +55,23 @@ public class ProduceCommandTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task Produce_Adaptive_EveryRecordDelivered(CancellationToken ct)
+    {
+        string[] lines = [.. Enumerable.Range(0, 2000).Select(i => $"line {i}")];
+        string file = WriteFile("in.txt", string.Join("\n", lines) + "\n");
+
+        CliRun run = await CliRun.RunAsync(Args("--input", file, "--batch-size", "100", "--linger", "5", "--adaptive"));
+
+        var read = TopicReader.ReadAll(_cluster.BootstrapServers, _topic, ReadTimeout);
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+            Assert.That(run.Summary["delivered"], Is.EqualTo("2000"));
+            Assert.That(read.Select(r => Encoding.UTF8.GetString(r.Message.Value!)), Is.EquivalentTo(lines));
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Produce_CsvWithHeaderAndQuotedFields_ValuesAreRawLinesKeysUnquoted(CancellationToken ct)
     {
         string file = WriteFile("in.csv", "id,name,city\n1,\"Smith, Jane\",Paris\n\"2\",\"say \"\"hi\"\"\",Oslo\n3,Bob,\n");
