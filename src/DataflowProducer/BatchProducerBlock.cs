@@ -65,6 +65,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly IBatchSinkHooks<T>? _hooks;
     private readonly Action<T>? _onOffer;
     private readonly OutcomeEmitter<T>? _emitter;   // with EmitOutcomes only
+    private readonly Func<T, long>? _itemSize;      // with BoundedBytes or MaxBatchBytes only
 
     // Signals: set once each. _aborted: Abort has stopped the stages. _sinkCallAfterAbort: a sink call began after
     // the abort (see EnterSink).
@@ -111,6 +112,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         options = (options ?? new BatchProducerOptions()).Clone();
         options.ThrowIfInvalid();
         IBatchSinkHooks<T>? hooks = sink as IBatchSinkHooks<T>;
+        _itemSize = ItemSizeOf(options);
 
         _sink = sink;
         _options = options;
@@ -133,7 +135,9 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
                 TimeProvider = options.TimeProvider,
             },
             holdUntilReleased: true,
-            consumer: this);
+            consumer: this,
+            options.BoundedBytes,
+            options.MaxBatchBytes);
         _ledger = new Ledger<T>(() => _batcher.AcceptedCount, callbacks, _logger, _metrics, _tags) { ErrorTypeOf = ErrorTypeOf };
         _emitter = options.EmitOutcomes ? new OutcomeEmitter<T>(options.OutcomeBoundedCapacity) : null;
         _producer = new ActionBlock<T[]>(AcceptBatchAsync, new ExecutionDataflowBlockOptions { BoundedCapacity = 1, MaxDegreeOfParallelism = 1 });
@@ -175,7 +179,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
 
     /// <summary>Returns a snapshot of the counts.</summary>
     /// <returns>The counts now. See <see cref="BatchProducerStatistics"/> for the invariants they keep.</returns>
-    public BatchProducerStatistics GetStatistics() => _ledger.Snapshot();
+    public BatchProducerStatistics GetStatistics() => _itemSize is null ? _ledger.Snapshot() : _ledger.Snapshot() with { BytesHeld = _batcher.HeldBytes };
 
     /// <summary>Stops accepting items and drains: the open batch is sent at once, every outcome awaited, the sink
     /// flushed, all within <see cref="BatchProducerOptions.DrainTimeout"/>. Calling it again does nothing.</summary>
@@ -238,7 +242,13 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             }
         }
 
-        return ((ITargetBlock<T>)_batcher).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+        long size = 0;
+        if (_itemSize is not null && !TryMeasure(_itemSize, messageValue, out size))
+        {
+            return DataflowMessageStatus.Declined;
+        }
+
+        return _batcher.OfferMessage(messageHeader, messageValue, source, consumeToAccept, size);
     }
 
     /// <inheritdoc />

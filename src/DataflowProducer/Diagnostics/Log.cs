@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1012, EventName = "DisposeFailed", Level = LogLevel.Error, Message = "Disposing what the pipeline owns (a client it built) failed or did not finish; the counts are final.")]
     public static partial void DisposeFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 1013, EventName = "ItemSizeFailed", Level = LogLevel.Warning, Message = "The item's size could not be measured for the bytes bound ({Reason}); the item is declined, the pipeline goes on.")]
+    public static partial void ItemSizeFailed(ILogger logger, Exception? exception, string reason);
 }
