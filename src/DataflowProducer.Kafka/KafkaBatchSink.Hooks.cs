@@ -24,6 +24,13 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
     /// <remarks>True only for a sink <see cref="KafkaProducerBlock"/> built for its block.</remarks>
     bool IBatchSinkHooks<KafkaRecord<TKey, TValue>>.DisposeWhenFinished => DisposeWithPipeline;
 
+    /// <inheritdoc />
+    /// <remarks>Key + value + headers as they sit in memory, in constant time: a <c>byte[]</c> its length, a
+    /// <c>string</c> two bytes a character, a value type without references its size, null nothing, a header its key
+    /// (two bytes a character) and its value's length. Null for other key or value types, which cannot be measured
+    /// without serializing: set <see cref="BatchProducerOptions.ItemSize"/> for those.</remarks>
+    Func<KafkaRecord<TKey, TValue>, long>? IBatchSinkHooks<KafkaRecord<TKey, TValue>>.ItemSize => Internal.KafkaRecordSize<TKey, TValue>.For;
+
     // Set by KafkaProducerBlock.Create for a sink it built: the pipeline disposes it, and with it the producer.
     internal bool DisposeWithPipeline { get; init; }
 

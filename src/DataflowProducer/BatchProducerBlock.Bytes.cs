@@ -8,17 +8,35 @@ namespace DataflowProducer;
 // bytes until Report releases the batch (every outcome path goes through Report or the abort, which resets them).
 public sealed partial class BatchProducerBlock<T>
 {
-    private static Func<T, long>? ItemSizeOf(BatchProducerOptions options)
+    // The options' size function, else the sink's; an ArgumentException when bytes are bounded and there is none.
+    private static Func<T, long>? ItemSizeOf(BatchProducerOptions options, IBatchSinkHooks<T>? hooks)
     {
         if (options.BoundedBytes == -1 && options.MaxBatchBytes == -1)
         {
             return null;
         }
 
-        return options.ItemSize as Func<T, long>
-            ?? throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"BatchProducerOptions.ItemSize must be a Func<{typeof(T).Name}, long> for this block's items, but was a {options.ItemSize!.GetType().Name}."),
-                nameof(options));
+        if (options.ItemSize is not null)
+        {
+            return options.ItemSize as Func<T, long>
+                ?? throw new ArgumentException(
+                    string.Create(CultureInfo.InvariantCulture, $"BatchProducerOptions.ItemSize must be a Func<{typeof(T).Name}, long> for this block's items, but was a {options.ItemSize.GetType().Name}."),
+                    nameof(options));
+        }
+
+        Func<T, long>? fromSink = null;
+        try
+        {
+            fromSink = hooks?.ItemSize;
+        }
+        catch (Exception)
+        {
+            // A hook is user code: one that throws supplies nothing.
+        }
+
+        return fromSink ?? throw new ArgumentNullException(
+            nameof(options),
+            string.Create(CultureInfo.InvariantCulture, $"BatchProducerOptions.ItemSize must be set when BoundedBytes ({options.BoundedBytes}) or MaxBatchBytes ({options.MaxBatchBytes}) is set and the sink supplies no size (IBatchSinkHooks.ItemSize), but was null."));
     }
 
     // The size of an offered item; false when the size function threw or returned a negative number: the item is

@@ -112,7 +112,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         options = (options ?? new BatchProducerOptions()).Clone();
         options.ThrowIfInvalid();
         IBatchSinkHooks<T>? hooks = sink as IBatchSinkHooks<T>;
-        _itemSize = ItemSizeOf(options);
+        _itemSize = ItemSizeOf(options, hooks);
 
         _sink = sink;
         _options = options;

@@ -36,7 +36,7 @@ public sealed class BatchProducerOptions
     /// given back when its outcome is known (delivered, failed or abandoned), and waiting offers are then taken in
     /// order. An item larger than the bound on its own is taken when the pipeline holds nothing else (never a
     /// deadlock); while anything is held it waits, and the offers behind it wait too.</para>
-    /// <para>Requires <see cref="ItemSize"/>, unless the entry point supplies one (the Kafka entry point does).</para>
+    /// <para>Requires <see cref="ItemSize"/>, unless the sink supplies one (the Kafka sink does).</para>
     /// </remarks>
     public long BoundedBytes { get; set; } = Defaults.BoundedBytes;
 
@@ -51,8 +51,9 @@ public sealed class BatchProducerOptions
     /// <see cref="Func{T, TResult}"/> of the block's item type returning <see cref="long"/> (a
     /// <c>Func&lt;T, long&gt;</c>), called once per offer on the poster's thread, before the pipeline decides whether
     /// to take the item.</summary>
-    /// <value>The default is null: required when a bytes setting is set, unless the entry point supplies one (for Kafka
-    /// records, key + value + headers).</value>
+    /// <value>The default is null: required when a bytes setting is set, unless the sink supplies one through
+    /// <see cref="IBatchSinkHooks{T}.ItemSize"/> (the Kafka sink does for common key and value types: key + value +
+    /// headers).</value>
     /// <remarks>An item whose size cannot be measured (the function throws or returns a negative number) is declined
     /// (<c>Post</c> and <c>SendAsync</c> return false) and logged; the rest go on. The block's constructor throws an
     /// <see cref="ArgumentException"/> when the delegate is not a <c>Func&lt;T, long&gt;</c> for its item type.</remarks>
@@ -122,7 +123,8 @@ public sealed class BatchProducerOptions
 
     internal BatchProducerOptions Clone() => (BatchProducerOptions)MemberwiseClone();
 
-    // The item type is not known here: the block checks that ItemSize is a Func<T, long> for its own T.
+    // The item type and the sink are not known here: the block checks that ItemSize is a Func<T, long> for its own T,
+    // or that the sink supplies one.
     private IEnumerable<OptionsError> BytesErrors(string name)
     {
         if (BoundedBytes is not -1 and < 1)
@@ -140,10 +142,6 @@ public sealed class BatchProducerOptions
             yield return new($"{name}.MaxBatchBytes must be at most BoundedBytes ({OptionsValidation.Format(BoundedBytes)}), but was {OptionsValidation.Format(MaxBatchBytes)}.", MaxBatchBytes);
         }
 
-        if ((BoundedBytes != -1 || MaxBatchBytes != -1) && ItemSize is null)
-        {
-            yield return new($"{name}.ItemSize must be set when BoundedBytes ({OptionsValidation.Format(BoundedBytes)}) or MaxBatchBytes ({OptionsValidation.Format(MaxBatchBytes)}) is set, but was null.", null, IsNull: true);
-        }
     }
 
     private IEnumerable<OptionsError> Errors()

@@ -49,4 +49,11 @@ public interface IBatchSinkHooks<in T>
     /// <param name="exception">An item's failure, or why a batch was abandoned.</param>
     /// <returns>The identifier, or null (the default).</returns>
     string? GetErrorType(Exception exception) => null;
+
+    /// <summary>Gets how the sink measures an item for <see cref="BatchProducerOptions.BoundedBytes"/> and
+    /// <see cref="BatchProducerOptions.MaxBatchBytes"/> when <see cref="BatchProducerOptions.ItemSize"/> is not set
+    /// (for Kafka records: key + value + headers), or null when it cannot.</summary>
+    /// <value>The default is null: <see cref="BatchProducerOptions.ItemSize"/> is then required with a bytes setting.</value>
+    /// <remarks>Read once, at construction, only when a bytes setting is set.</remarks>
+    Func<T, long>? ItemSize => null;
 }
