@@ -24,6 +24,8 @@ internal sealed class PipelineCommandOptions
         Linger = new Option<int>("--linger") { Description = "Milliseconds the first record of a batch waits for the batch to fill; -1 for count-only batching.", DefaultValueFactory = _ => (int)PipelineDefaults.Linger.TotalMilliseconds, HelpName = "MS" };
         MaxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => PipelineDefaults.MaxInFlightBatches };
         BoundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => PipelineDefaults.BoundedCapacity };
+        BoundedBytes = BytesOption("--bounded-bytes", "Bytes of records (key + value + headers) held by the pipeline at most, as well as --bounded-capacity records; K, M or G for binary multiples (64M); -1 for no bytes bound.");
+        MaxBatchBytes = BytesOption("--max-batch-bytes", "Bytes of records in one batch at most (a larger record is a batch of its own); K, M or G for binary multiples; -1 for no limit.");
         DrainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)PipelineDefaults.DrainTimeout.TotalMilliseconds, HelpName = "MS" };
         Quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
         Json = new Option<bool>("--json") { Description = "Print the summary on standard output as one JSON object instead of the SUMMARY line." };
@@ -57,6 +59,10 @@ internal sealed class PipelineCommandOptions
 
     public Option<int> BoundedCapacity { get; }
 
+    public Option<long> BoundedBytes { get; }
+
+    public Option<long> MaxBatchBytes { get; }
+
     public Option<int> DrainTimeout { get; }
 
     public Option<bool> Quiet { get; }
@@ -69,7 +75,7 @@ internal sealed class PipelineCommandOptions
     public IEnumerable<Option> ConnectionOptions => [Bootstrap, Properties];
 
     /// <summary>The pipeline and output options, in help order.</summary>
-    public IEnumerable<Option> PipelineAndOutputOptions => [BatchSize, Linger, MaxInFlight, BoundedCapacity, DrainTimeout, Quiet, Json, ShowConfig];
+    public IEnumerable<Option> PipelineAndOutputOptions => [BatchSize, Linger, MaxInFlight, BoundedCapacity, BoundedBytes, MaxBatchBytes, DrainTimeout, Quiet, Json, ShowConfig];
 
     /// <summary>The checks across these options, for the command's validator.</summary>
     /// <param name="result">The command's result.</param>
@@ -80,6 +86,13 @@ internal sealed class PipelineCommandOptions
         if (capacity != -1 && batch > capacity)
         {
             result.AddError(string.Create(CultureInfo.InvariantCulture, $"--batch-size ({batch}) must not exceed --bounded-capacity ({capacity})."));
+        }
+
+        long boundedBytes = Value(result, BoundedBytes, -1L);
+        long maxBatchBytes = Value(result, MaxBatchBytes, -1L);
+        if (boundedBytes != -1 && maxBatchBytes > boundedBytes)
+        {
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"--max-batch-bytes ({maxBatchBytes}) must not exceed --bounded-bytes ({boundedBytes})."));
         }
     }
 
@@ -101,6 +114,8 @@ internal sealed class PipelineCommandOptions
         Linger = Milliseconds(parseResult.GetValue(Linger)),
         MaxInFlightBatches = parseResult.GetValue(MaxInFlight),
         BoundedCapacity = parseResult.GetValue(BoundedCapacity),
+        BoundedBytes = parseResult.GetValue(BoundedBytes),
+        MaxBatchBytes = parseResult.GetValue(MaxBatchBytes),
         DrainTimeout = Milliseconds(parseResult.GetValue(DrainTimeout)),
     };
 
@@ -164,6 +179,23 @@ internal sealed class PipelineCommandOptions
             result.AddError(string.Create(CultureInfo.InvariantCulture, $"{result.Option.Name} must be {(allowZero ? "zero or more" : "at least 1")}, or -1, but was {value}."));
         }
     }
+
+    private static Option<long> BytesOption(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "BYTES",
+        DefaultValueFactory = _ => -1,
+        CustomParser = r =>
+        {
+            string? error = ByteSize.TryParse(r.Tokens.Count > 0 ? r.Tokens[^1].Value : string.Empty, out long value);
+            if (error is not null)
+            {
+                r.AddError($"{name}: {error}.");
+            }
+
+            return value;
+        },
+    };
 
     private static TimeSpan Milliseconds(int value) => value == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(value);
 }
