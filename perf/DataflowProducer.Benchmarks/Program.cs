@@ -22,6 +22,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick-broker", StringComparison.O
     return await QuickRunner.RunBrokerAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-bytes", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunBytesAsync();
+}
+
 if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
 {
     return await SoakRunner.RunAsync(args[1..]);
