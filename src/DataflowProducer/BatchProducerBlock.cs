@@ -66,6 +66,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly Action<T>? _onOffer;
     private readonly OutcomeEmitter<T>? _emitter;   // with EmitOutcomes only
     private readonly Func<T, long>? _itemSize;      // with BoundedBytes or MaxBatchBytes only
+    private readonly IDisposable _observation;      // the observable instruments report this pipeline until it ends
 
     // Signals: set once each. _aborted: Abort has stopped the stages. _sinkCallAfterAbort: a sink call began after
     // the abort (see EnterSink).
@@ -150,6 +151,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
                 this);
         }
 
+        _observation = _metrics.Observe(new HeldObservation(this));
         _ = RunAsync();
     }
 
@@ -248,7 +250,13 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             return DataflowMessageStatus.Declined;
         }
 
-        return _batcher.OfferMessage(messageHeader, messageValue, source, consumeToAccept, size);
+        DataflowMessageStatus status = _batcher.OfferMessage(messageHeader, messageValue, source, consumeToAccept, size, out string? shortOfRoom);
+        if (shortOfRoom is not null)
+        {
+            CountWait(shortOfRoom);
+        }
+
+        return status;
     }
 
     /// <inheritdoc />

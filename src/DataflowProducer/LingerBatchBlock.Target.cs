@@ -9,11 +9,14 @@ namespace DataflowProducer;
 public sealed partial class LingerBatchBlock<T>
 {
     DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
-        => OfferMessage(messageHeader, messageValue, source, consumeToAccept, size: 0);
+        => OfferMessage(messageHeader, messageValue, source, consumeToAccept, size: 0, out _);
 
-    // size: the item's bytes, computed by the owner before the offer (0 when bytes are not bounded).
-    internal DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept, long size)
+    // size: the item's bytes, computed by the owner before the offer (0 when bytes are not bounded). shortOfRoom: when
+    // an offer without a source (Post, or SendAsync's first try) is declined for lack of room, which bound was full
+    // (Diagnostics.TelemetryNames.CapacityReason or BytesReason), for the owner's backpressure counter; else null.
+    internal DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept, long size, out string? shortOfRoom)
     {
+        shortOfRoom = null;
         ThrowIfInvalid(messageHeader);
         if (source is null && consumeToAccept)
         {
@@ -33,6 +36,7 @@ public sealed partial class LingerBatchBlock<T>
                 // Full, or earlier offers are still waiting: taking this one now would overtake them.
                 if (source is null)
                 {
+                    shortOfRoom = _bytes && (_boundedCapacity < 0 || _held < _boundedCapacity) ? Diagnostics.TelemetryNames.BytesReason : Diagnostics.TelemetryNames.CapacityReason;
                     return DataflowMessageStatus.Declined;
                 }
 
