@@ -11,6 +11,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
 {
     private KeyValuePair<string, object?>[]? _telemetryTags;
     private KeyValuePair<string, object?>[]? _defaultTopicTags;
+    private BatchSinkSignals? _signals;  // the pipeline's, once attached
 
     /// <inheritdoc />
     /// <remarks><c>messaging.system</c> is <c>kafka</c>; <c>messaging.client.id</c> is the client's name (for example
@@ -30,6 +31,11 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
     /// (two bytes a character) and its value's length. Null for other key or value types, which cannot be measured
     /// without serializing: set <see cref="BatchProducerOptions.ItemSize"/> for those.</remarks>
     Func<KafkaRecord<TKey, TValue>, long>? IBatchSinkHooks<KafkaRecord<TKey, TValue>>.ItemSize => Internal.KafkaRecordSize<TKey, TValue>.For;
+
+    /// <inheritdoc />
+    /// <remarks>The sink reports each record that had to wait for room in the client's queue (<c>Local_QueueFull</c>)
+    /// once, however many retries the wait takes.</remarks>
+    void IBatchSinkHooks<KafkaRecord<TKey, TValue>>.Attach(BatchSinkSignals signals) => Volatile.Write(ref _signals, signals);
 
     // Set by KafkaProducerBlock.Create for a sink it built: the pipeline disposes it, and with it the producer.
     internal bool DisposeWithPipeline { get; init; }

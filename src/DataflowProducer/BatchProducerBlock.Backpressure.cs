@@ -24,6 +24,18 @@ public sealed partial class BatchProducerBlock<T>
         ProducerMetrics.Add(_metrics.BackpressureWaits, 1, tags);
     }
 
+    private void AttachSignals(IBatchSinkHooks<T>? hooks)
+    {
+        try
+        {
+            hooks?.Attach(new BatchSinkSignals(_metrics, _tags));
+        }
+        catch (Exception)
+        {
+            // A hook is user code: the pipeline goes on without the sink's signals.
+        }
+    }
+
     private sealed class HeldObservation(BatchProducerBlock<T> block) : IHeldObservable
     {
         public Measurement<long>? MessagesHeld

@@ -152,6 +152,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         }
 
         _observation = _metrics.Observe(new HeldObservation(this));
+        AttachSignals(hooks);
         _ = RunAsync();
     }
 

@@ -56,4 +56,12 @@ public interface IBatchSinkHooks<in T>
     /// <value>The default is null: <see cref="BatchProducerOptions.ItemSize"/> is then required with a bytes setting.</value>
     /// <remarks>Read once, at construction, only when a bytes setting is set.</remarks>
     Func<T, long>? ItemSize => null;
+
+    /// <summary>Called once, when the pipeline is constructed, with what the sink may report to it (such as a full client
+    /// queue, for the backpressure telemetry). A sink serves one pipeline: a later call replaces an earlier one.</summary>
+    /// <param name="signals">The pipeline's signals.</param>
+    /// <remarks>The default does nothing.</remarks>
+    void Attach(BatchSinkSignals signals)
+    {
+    }
 }

@@ -1,11 +1,14 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Tasks.Dataflow;
 using Confluent.Kafka;
 using DataflowProducer.Kafka.Tests.TestSupport;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using NSubstitute;
 
 namespace DataflowProducer.Kafka.Tests;
 
-/// <summary>The Kafka sink's default size for <see cref="BatchProducerOptions.BoundedBytes"/>: key + value + headers.</summary>
+/// <summary>The Kafka sink's default size for <see cref="BatchProducerOptions.BoundedBytes"/> (key + value + headers),
+/// and its client-queue waits on the pipeline's backpressure counter.</summary>
 public partial class KafkaBatchSinkTests
 {
     [Test, CancelAfter(10_000)]
@@ -41,5 +44,37 @@ public partial class KafkaBatchSinkTests
         Assert.That(
             () => KafkaProducerBlock.Create(producer, new KafkaSinkOptions<string, List<int>> { DefaultTopic = "t" }, new BatchProducerOptions { BoundedBytes = 1000 }),
             Throws.ArgumentNullException.With.Message.Contains("BatchProducerOptions.ItemSize"));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Attach_QueueFullForTwoRecords_TwoClientQueueWaitsHoweverManyRetries(CancellationToken ct)
+    {
+        // v1 is refused three times, v3 once: two waits.
+        int refusedV1 = 0;
+        _stub.React = (_, m) => (m.Value == "v1" && Interlocked.Increment(ref refusedV1) <= 3) || (m.Value == "v3" && refusedV1 == 4 && Interlocked.Increment(ref refusedV1) == 5)
+            ? Reaction.QueueFull(m)
+            : Reaction.Deliver;
+        using var meter = new Meter("DataflowProducer");
+        var meters = Substitute.For<IMeterFactory>();
+        meters.Create(Arg.Any<MeterOptions>()).Returns(meter);
+        using var waits = new MetricCollector<long>(meter, "dataflowproducer.backpressure.waits");
+        var block = KafkaProducerBlock.Create(
+            _stub.Producer,
+            new KafkaSinkOptions<string, string> { DefaultTopic = "t" },
+            new BatchProducerOptions { BatchSize = 5, DrainTimeout = TimeSpan.FromSeconds(30), TimeProvider = _time, MeterFactory = meters });
+
+        foreach (KafkaRecord<string, string> record in Records.Create(5, topic: null))
+        {
+            Assert.That(block.Post(record), Is.True);
+        }
+
+        block.Complete();
+        await AdvanceUntilCompleted(block.Completion, ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(waits.GetMeasurementSnapshot().Select(m => (m.Value, m.Tags["dataflowproducer.backpressure.reason"])), Is.EqualTo(new[] { (1L, (object?)"client_queue"), (1L, "client_queue") }));
+            Assert.That(block.GetStatistics().Delivered, Is.EqualTo(5));
+        });
     }
 }
