@@ -96,7 +96,6 @@ public partial class BatchProducerBlockTests
         Task<bool> large = block.SendAsync(500, ct);
         Task<bool> behind = block.SendAsync(1, ct);
         Assert.That(sink.AcknowledgeNext(), Is.True);
-        await Task.Yield();
         Assert.Multiple(() =>
         {
             Assert.That(large.IsCompleted, Is.False, "20 bytes are still held");
@@ -164,6 +163,7 @@ public partial class BatchProducerBlockTests
     public async Task BytesHeld_AfterDeliveredFailedAndAbandonedOutcomes_ReturnsToZeroAndPostersResume(CancellationToken ct)
     {
         var acknowledgements = new Queue<TaskCompletionSource<BatchResult>>();
+        using var accepted = new SemaphoreSlim(0);
         var sink = Substitute.For<IBatchSink<int>>();
         SetupAccept(sink, _ =>
         {
@@ -173,6 +173,7 @@ public partial class BatchProducerBlockTests
                 acknowledgements.Enqueue(ack);
             }
 
+            accepted.Release();
             return ValueTask.FromResult(ack.Task);
         });
         var block = CreateSut(sink, BytesOptions(boundedBytes: 30, batchSize: 3, itemSize: static _ => 10));
@@ -181,30 +182,18 @@ public partial class BatchProducerBlockTests
         Assert.That(waiting.IsCompleted, Is.False, "30 of 30 bytes held");
 
         // One delivered, one failed, one not sent and one unknown, all in one acknowledgement.
-        TaskCompletionSource<BatchResult> first;
-        while (!TryDequeue(acknowledgements, out first!))
-        {
-            await Task.Yield();
-        }
+        TaskCompletionSource<BatchResult> first = await NextAcceptedAsync(accepted, acknowledgements, ct);
 
         first.SetResult(BatchResult.Create([new BatchItemError(1, new InvalidOperationException("failed"))], abandoned: [2], notSent: []));
         Assert.That(await waiting.WaitAsync(ct), Is.True, "the bytes of delivered, failed and abandoned items came back");
         PostAll(block, [4, 5]);
 
-        TaskCompletionSource<BatchResult> second;
-        while (!TryDequeue(acknowledgements, out second!))
-        {
-            await Task.Yield();
-        }
+        TaskCompletionSource<BatchResult> second = await NextAcceptedAsync(accepted, acknowledgements, ct);
 
         second.SetResult(BatchResult.Create(null, null, notSent: [0, 1, 2]));
         Assert.That(await block.SendAsync(6, ct), Is.True);
         block.Complete();
-        TaskCompletionSource<BatchResult> third;
-        while (!TryDequeue(acknowledgements, out third!))
-        {
-            await Task.Yield();
-        }
+        TaskCompletionSource<BatchResult> third = await NextAcceptedAsync(accepted, acknowledgements, ct);
 
         third.SetResult(BatchResult.AllDelivered);
         Exception? error = await ExceptionOf(block.Completion, ct);
@@ -277,11 +266,13 @@ public partial class BatchProducerBlockTests
             Throws.ArgumentException.With.Message.Contains("BatchProducerOptions.ItemSize").And.Message.Contains("Func<Int32, long>"));
     }
 
-    private static bool TryDequeue(Queue<TaskCompletionSource<BatchResult>> queue, out TaskCompletionSource<BatchResult>? next)
+    // The acknowledgement of the next batch the substituted sink accepts, once it has.
+    private static async Task<TaskCompletionSource<BatchResult>> NextAcceptedAsync(SemaphoreSlim accepted, Queue<TaskCompletionSource<BatchResult>> queue, CancellationToken ct)
     {
+        await accepted.WaitAsync(ct);
         lock (queue)
         {
-            return queue.TryDequeue(out next);
+            return queue.Dequeue();
         }
     }
 }
