@@ -37,6 +37,11 @@ if (args.Length > 0 && string.Equals(args[0], "quick-adaptive", StringComparison
     return await QuickRunner.RunAdaptiveAsync(QuickOptions.Parse(args[1..]));
 }
 
+if (args.Length > 0 && string.Equals(args[0], "quick-bytes", StringComparison.OrdinalIgnoreCase))
+{
+    return await QuickRunner.RunBytesAsync();
+}
+
 if (args.Length > 0 && string.Equals(args[0], "soak", StringComparison.OrdinalIgnoreCase))
 {
     return await SoakRunner.RunAsync(args[1..]);

@@ -25,6 +25,8 @@ internal sealed class PipelineCommandOptions
         Linger = new Option<int>("--linger") { Description = "Milliseconds the first record of a batch waits for the batch to fill; -1 for count-only batching.", DefaultValueFactory = _ => (int)PipelineDefaults.Linger.TotalMilliseconds, HelpName = "MS" };
         MaxInFlight = new Option<int>("--max-in-flight") { Description = "Batches handed to the producer and not yet acknowledged.", DefaultValueFactory = _ => PipelineDefaults.MaxInFlightBatches };
         BoundedCapacity = new Option<int>("--bounded-capacity") { Description = "Records held by the pipeline at most (backpressure on the input); -1 for unbounded.", DefaultValueFactory = _ => PipelineDefaults.BoundedCapacity };
+        BoundedBytes = BytesOption("--bounded-bytes", "Bytes of records (key + value + headers) held by the pipeline at most, as well as --bounded-capacity records; K, M or G for binary multiples (64M); -1 for no bytes bound.");
+        MaxBatchBytes = BytesOption("--max-batch-bytes", "Bytes of records in one batch at most (a larger record is a batch of its own); K, M or G for binary multiples; -1 for no limit.");
         DrainTimeout = new Option<int>("--drain-timeout") { Description = "Milliseconds the final drain may take before what is left is abandoned; -1 to wait forever.", DefaultValueFactory = _ => (int)PipelineDefaults.DrainTimeout.TotalMilliseconds, HelpName = "MS" };
         Adaptive = new Option<bool>("--adaptive") { Description = string.Create(CultureInfo.InvariantCulture, $"Adaptive batching: while the broker is slow, batches x{AdaptiveDefaults.Factor} larger (up to {AdaptiveDefaults.MaxBatchSize:N0} records, within --bounded-capacity) and a longer linger (up to {AdaptiveDefaults.MaxLinger.TotalMilliseconds:0} ms); back to --batch-size and --linger when it recovers.") };
         Quiet = new Option<bool>("--quiet", "-q") { Description = "No progress on standard error." };
@@ -59,6 +61,10 @@ internal sealed class PipelineCommandOptions
 
     public Option<int> BoundedCapacity { get; }
 
+    public Option<long> BoundedBytes { get; }
+
+    public Option<long> MaxBatchBytes { get; }
+
     public Option<int> DrainTimeout { get; }
 
     public Option<bool> Adaptive { get; }
@@ -73,7 +79,7 @@ internal sealed class PipelineCommandOptions
     public IEnumerable<Option> ConnectionOptions => [Bootstrap, Properties];
 
     /// <summary>The pipeline and output options, in help order.</summary>
-    public IEnumerable<Option> PipelineAndOutputOptions => [BatchSize, Linger, MaxInFlight, BoundedCapacity, DrainTimeout, Adaptive, Quiet, Json, ShowConfig];
+    public IEnumerable<Option> PipelineAndOutputOptions => [BatchSize, Linger, MaxInFlight, BoundedCapacity, BoundedBytes, MaxBatchBytes, DrainTimeout, Adaptive, Quiet, Json, ShowConfig];
 
     /// <summary>The checks across these options, for the command's validator.</summary>
     /// <param name="result">The command's result.</param>
@@ -84,6 +90,13 @@ internal sealed class PipelineCommandOptions
         if (capacity != -1 && batch > capacity)
         {
             result.AddError(string.Create(CultureInfo.InvariantCulture, $"--batch-size ({batch}) must not exceed --bounded-capacity ({capacity})."));
+        }
+
+        long boundedBytes = Value(result, BoundedBytes, -1L);
+        long maxBatchBytes = Value(result, MaxBatchBytes, -1L);
+        if (boundedBytes != -1 && maxBatchBytes > boundedBytes)
+        {
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"--max-batch-bytes ({maxBatchBytes}) must not exceed --bounded-bytes ({boundedBytes})."));
         }
     }
 
@@ -107,6 +120,8 @@ internal sealed class PipelineCommandOptions
             Linger = Milliseconds(parseResult.GetValue(Linger)),
             MaxInFlightBatches = parseResult.GetValue(MaxInFlight),
             BoundedCapacity = parseResult.GetValue(BoundedCapacity),
+            BoundedBytes = parseResult.GetValue(BoundedBytes),
+            MaxBatchBytes = parseResult.GetValue(MaxBatchBytes),
             DrainTimeout = Milliseconds(parseResult.GetValue(DrainTimeout)),
         };
 
@@ -185,6 +200,23 @@ internal sealed class PipelineCommandOptions
             result.AddError(string.Create(CultureInfo.InvariantCulture, $"{result.Option.Name} must be {(allowZero ? "zero or more" : "at least 1")}, or -1, but was {value}."));
         }
     }
+
+    private static Option<long> BytesOption(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "BYTES",
+        DefaultValueFactory = _ => -1,
+        CustomParser = r =>
+        {
+            string? error = ByteSize.TryParse(r.Tokens.Count > 0 ? r.Tokens[^1].Value : string.Empty, out long value);
+            if (error is not null)
+            {
+                r.AddError($"{name}: {error}.");
+            }
+
+            return value;
+        },
+    };
 
     private static TimeSpan Milliseconds(int value) => value == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(value);
 }

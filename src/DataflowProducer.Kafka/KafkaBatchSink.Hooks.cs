@@ -11,6 +11,7 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
 {
     private KeyValuePair<string, object?>[]? _telemetryTags;
     private KeyValuePair<string, object?>[]? _defaultTopicTags;
+    private BatchSinkSignals? _signals;  // the pipeline's, once attached
 
     /// <inheritdoc />
     /// <remarks><c>messaging.system</c> is <c>kafka</c>; <c>messaging.client.id</c> is the client's name (for example
@@ -23,6 +24,18 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSinkHooks<Kafka
     /// <inheritdoc />
     /// <remarks>True only for a sink <see cref="KafkaProducerBlock"/> built for its block.</remarks>
     bool IBatchSinkHooks<KafkaRecord<TKey, TValue>>.DisposeWhenFinished => DisposeWithPipeline;
+
+    /// <inheritdoc />
+    /// <remarks>Key + value + headers as they sit in memory, in constant time: a <c>byte[]</c> its length, a
+    /// <c>string</c> two bytes a character, a value type without references its size, null nothing, a header its key
+    /// (two bytes a character) and its value's length. Null for other key or value types, which cannot be measured
+    /// without serializing: set <see cref="BatchProducerOptions.ItemSize"/> for those.</remarks>
+    Func<KafkaRecord<TKey, TValue>, long>? IBatchSinkHooks<KafkaRecord<TKey, TValue>>.ItemSize => Internal.KafkaRecordSize<TKey, TValue>.For;
+
+    /// <inheritdoc />
+    /// <remarks>The sink reports each record that had to wait for room in the client's queue (<c>Local_QueueFull</c>)
+    /// once, however many retries the wait takes.</remarks>
+    void IBatchSinkHooks<KafkaRecord<TKey, TValue>>.Attach(BatchSinkSignals signals) => Volatile.Write(ref _signals, signals);
 
     // Set by KafkaProducerBlock.Create for a sink it built: the pipeline disposes it, and with it the producer.
     internal bool DisposeWithPipeline { get; init; }

@@ -104,10 +104,17 @@ public sealed partial class KafkaBatchSink<TKey, TValue>
             }
 
             int roomVersion = _room.Version;
+            bool waitReported = false;
             while (!TryProduce(batch.Span[i], serialized?[i], tracker, i))
             {
                 // Local_QueueFull: wait for a delivery report to free room, then retry this same message.
                 Log.QueueFull(_logger, i);
+                if (!waitReported)
+                {
+                    waitReported = true;
+                    Volatile.Read(ref _signals)?.ClientQueueFull();
+                }
+
                 try
                 {
                     await _room.WaitAsync(roomVersion, _options.QueueFullRetryInterval, _timeProvider, cancellationToken).ConfigureAwait(false);

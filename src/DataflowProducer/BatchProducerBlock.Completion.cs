@@ -58,6 +58,10 @@ public sealed partial class BatchProducerBlock<T>
             _emitter?.Complete();
             _completion.TrySetException(new BatchProducerException<T>($"The pipeline failed internally; the counts may be incomplete. {ex.Message}", ex, [], []) { Statistics = GetStatistics() });
         }
+        finally
+        {
+            _observation.Dispose();
+        }
     }
 
     // A task nobody waits for any more: its failure must not surface as an unobserved exception.

@@ -107,7 +107,7 @@ public sealed partial class BatchProducerBlock<T>
             }
 
             pending.MarkSettled();
-            _batcher.Release(batch.Length);
+            _batcher.Release(batch);
             _window.Release();
         }
     }

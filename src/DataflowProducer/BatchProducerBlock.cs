@@ -66,6 +66,8 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
     private readonly Action<T>? _onOffer;
     private readonly OutcomeEmitter<T>? _emitter;   // with EmitOutcomes only
     private readonly AdaptiveBatching? _adaptive;   // with Adaptive only; used by the outcome reporter alone
+    private readonly Func<T, long>? _itemSize;      // with BoundedBytes or MaxBatchBytes only
+    private readonly IDisposable _observation;      // the observable instruments report this pipeline until it ends
 
     // Signals: set once each. _aborted: Abort has stopped the stages. _sinkCallAfterAbort: a sink call began after
     // the abort (see EnterSink).
@@ -112,6 +114,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         options = (options ?? new BatchProducerOptions()).Clone();
         options.ThrowIfInvalid();
         IBatchSinkHooks<T>? hooks = sink as IBatchSinkHooks<T>;
+        _itemSize = ItemSizeOf(options, hooks);
 
         _sink = sink;
         _options = options;
@@ -135,6 +138,8 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             },
             holdUntilReleased: true,
             consumer: this,
+            options.BoundedBytes,
+            options.MaxBatchBytes,
             maxBatchSize: options.Adaptive?.MaxBatchSize ?? 0);
         _adaptive = AdaptiveBatchingFor(options);
         if (_adaptive is not null)
@@ -154,6 +159,8 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
                 this);
         }
 
+        _observation = _metrics.Observe(new HeldObservation(this));
+        AttachSignals(hooks);
         _ = RunAsync();
     }
 
@@ -183,7 +190,7 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
 
     /// <summary>Returns a snapshot of the counts.</summary>
     /// <returns>The counts now. See <see cref="BatchProducerStatistics"/> for the invariants they keep.</returns>
-    public BatchProducerStatistics GetStatistics() => _ledger.Snapshot();
+    public BatchProducerStatistics GetStatistics() => _itemSize is null ? _ledger.Snapshot() : _ledger.Snapshot() with { BytesHeld = _batcher.HeldBytes };
 
     /// <summary>Stops accepting items and drains: the open batch is sent at once, every outcome awaited, the sink
     /// flushed, all within <see cref="BatchProducerOptions.DrainTimeout"/>. Calling it again does nothing.</summary>
@@ -246,7 +253,19 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
             }
         }
 
-        return ((ITargetBlock<T>)_batcher).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+        long size = 0;
+        if (_itemSize is not null && !TryMeasure(_itemSize, messageValue, out size))
+        {
+            return DataflowMessageStatus.Declined;
+        }
+
+        DataflowMessageStatus status = _batcher.OfferMessage(messageHeader, messageValue, source, consumeToAccept, size, out string? shortOfRoom);
+        if (shortOfRoom is not null)
+        {
+            CountWait(shortOfRoom);
+        }
+
+        return status;
     }
 
     /// <inheritdoc />

@@ -28,6 +28,37 @@ public sealed class BatchProducerOptions
     /// <remarks>When full, <c>SendAsync</c> waits and <c>Post</c> returns false.</remarks>
     public int BoundedCapacity { get; set; } = Defaults.BoundedCapacity;
 
+    /// <summary>Gets or sets the most bytes held at once over the whole pipeline, as <see cref="ItemSize"/> measures
+    /// them: the same items <see cref="BoundedCapacity"/> counts, bounded by size as well as by number.</summary>
+    /// <value>At least 1, or -1 for no bytes bound. The default is -1.</value>
+    /// <remarks>
+    /// <para>When either bound is full, <c>SendAsync</c> waits and <c>Post</c> returns false; the bytes of a batch are
+    /// given back when its outcome is known (delivered, failed or abandoned), and waiting offers are then taken in
+    /// order. An item larger than the bound on its own is taken when the pipeline holds nothing else (never a
+    /// deadlock); while anything is held it waits, and the offers behind it wait too.</para>
+    /// <para>Requires <see cref="ItemSize"/>, unless the sink supplies one (the Kafka sink does).</para>
+    /// </remarks>
+    public long BoundedBytes { get; set; } = Defaults.BoundedBytes;
+
+    /// <summary>Gets or sets the most bytes in one batch, as <see cref="ItemSize"/> measures them: a batch closes
+    /// before an item would take it past this. An item larger than this is a batch of its own.</summary>
+    /// <value>At least 1 and no more than <see cref="BoundedBytes"/> when that is set, or -1 for no limit.
+    /// The default is -1.</value>
+    /// <remarks>Requires <see cref="ItemSize"/>, as <see cref="BoundedBytes"/> does.</remarks>
+    public long MaxBatchBytes { get; set; } = Defaults.MaxBatchBytes;
+
+    /// <summary>Gets or sets how <see cref="BoundedBytes"/> and <see cref="MaxBatchBytes"/> measure an item: a
+    /// <see cref="Func{T, TResult}"/> of the block's item type returning <see cref="long"/> (a
+    /// <c>Func&lt;T, long&gt;</c>), called once per offer on the poster's thread, before the pipeline decides whether
+    /// to take the item.</summary>
+    /// <value>The default is null: required when a bytes setting is set, unless the sink supplies one through
+    /// <see cref="IBatchSinkHooks{T}.ItemSize"/> (the Kafka sink does for common key and value types: key + value +
+    /// headers).</value>
+    /// <remarks>An item whose size cannot be measured (the function throws or returns a negative number) is declined
+    /// (<c>Post</c> and <c>SendAsync</c> return false) and logged; the rest go on. The block's constructor throws an
+    /// <see cref="ArgumentException"/> when the delegate is not a <c>Func&lt;T, long&gt;</c> for its item type.</remarks>
+    public Delegate? ItemSize { get; set; }
+
     /// <summary>Gets or sets how many batches may be accepted by the sink and not yet acknowledged.</summary>
     /// <value>At least 1. The default is 8.</value>
     public int MaxInFlightBatches { get; set; } = Defaults.MaxInFlightBatches;
@@ -103,10 +134,36 @@ public sealed class BatchProducerOptions
         return clone;
     }
 
+    // The item type and the sink are not known here: the block checks that ItemSize is a Func<T, long> for its own T,
+    // or that the sink supplies one.
+    private IEnumerable<OptionsError> BytesErrors(string name)
+    {
+        if (BoundedBytes is not -1 and < 1)
+        {
+            yield return new($"{name}.BoundedBytes must be at least 1, or -1 for no bytes bound, but was {OptionsValidation.Format(BoundedBytes)}.", BoundedBytes);
+        }
+
+        if (MaxBatchBytes is not -1 and < 1)
+        {
+            yield return new($"{name}.MaxBatchBytes must be at least 1, or -1 for no limit, but was {OptionsValidation.Format(MaxBatchBytes)}.", MaxBatchBytes);
+        }
+
+        if (MaxBatchBytes >= 1 && BoundedBytes >= 1 && MaxBatchBytes > BoundedBytes)
+        {
+            yield return new($"{name}.MaxBatchBytes must be at most BoundedBytes ({OptionsValidation.Format(BoundedBytes)}), but was {OptionsValidation.Format(MaxBatchBytes)}.", MaxBatchBytes);
+        }
+
+    }
+
     private IEnumerable<OptionsError> Errors()
     {
         const string Name = nameof(BatchProducerOptions);
         foreach (OptionsError error in OptionsValidation.BatchingErrors(BatchSize, Linger, BoundedCapacity, Name))
+        {
+            yield return error;
+        }
+
+        foreach (OptionsError error in BytesErrors(Name))
         {
             yield return error;
         }

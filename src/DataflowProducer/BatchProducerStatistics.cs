@@ -20,4 +20,8 @@ public readonly record struct BatchProducerStatistics(long Accepted, long Batche
     /// <summary>Gets the abandoned items the sink was given whose outcome stayed unknown: sending them again may
     /// duplicate them.</summary>
     public long Unknown { get; init; }
+
+    /// <summary>Gets the bytes held now, as <see cref="BatchProducerOptions.ItemSize"/> measures them: accepted items
+    /// whose outcome is not known yet. Zero when no bytes setting is set.</summary>
+    public long BytesHeld { get; init; }
 }

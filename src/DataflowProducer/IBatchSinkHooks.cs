@@ -49,4 +49,19 @@ public interface IBatchSinkHooks<in T>
     /// <param name="exception">An item's failure, or why a batch was abandoned.</param>
     /// <returns>The identifier, or null (the default).</returns>
     string? GetErrorType(Exception exception) => null;
+
+    /// <summary>Gets how the sink measures an item for <see cref="BatchProducerOptions.BoundedBytes"/> and
+    /// <see cref="BatchProducerOptions.MaxBatchBytes"/> when <see cref="BatchProducerOptions.ItemSize"/> is not set
+    /// (for Kafka records: key + value + headers), or null when it cannot.</summary>
+    /// <value>The default is null: <see cref="BatchProducerOptions.ItemSize"/> is then required with a bytes setting.</value>
+    /// <remarks>Read once, at construction, only when a bytes setting is set.</remarks>
+    Func<T, long>? ItemSize => null;
+
+    /// <summary>Called once, when the pipeline is constructed, with what the sink may report to it (such as a full client
+    /// queue, for the backpressure telemetry). A sink serves one pipeline: a later call replaces an earlier one.</summary>
+    /// <param name="signals">The pipeline's signals.</param>
+    /// <remarks>The default does nothing.</remarks>
+    void Attach(BatchSinkSignals signals)
+    {
+    }
 }

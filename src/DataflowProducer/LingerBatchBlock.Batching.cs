@@ -24,9 +24,10 @@ public sealed partial class LingerBatchBlock<T>
     }
 
     // Adds an accepted item to the open batch; returns true when a batch was emitted.
-    private bool Add(T item)
+    private bool Add(T item, long size = 0)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        bool emitted = _bytes && CloseBeforeBytesExceeded(size);
         if (_openCount == 0)
         {
             _open ??= new T[Math.Min(_batchSize, Math.Max(_lastBatchCount, 16))];
@@ -44,7 +45,8 @@ public sealed partial class LingerBatchBlock<T>
         _open![_openCount++] = item;
         _held++;
         _acceptedCount++;
-        return _openCount == _batchSize && CloseOpenBatch();
+        bool full = _openCount == _batchSize | (_bytes && AddBytes(size));
+        return (full && CloseOpenBatch()) | emitted;
     }
 
     // Returns true when a batch was emitted.
@@ -60,6 +62,11 @@ public sealed partial class LingerBatchBlock<T>
         if (_openCount != batch.Length)
         {
             Array.Resize(ref batch, _openCount);
+        }
+
+        if (_bytes)
+        {
+            CloseBytes(batch);
         }
 
         _lastBatchCount = _openCount;
@@ -99,13 +106,17 @@ public sealed partial class LingerBatchBlock<T>
         }
     }
 
-    // In hold mode: the owner reports that items taken earlier no longer occupy capacity.
-    internal void Release(int count)
+    // In hold mode: the owner reports that a batch taken earlier no longer occupies capacity (items and bytes).
+    internal void Release(T[] batch)
     {
         Debug.Assert(_holdUntilReleased, "Release is only meaningful in hold mode.");
         lock (_lock)
         {
-            _held = Math.Max(0, _held - count);
+            _held = Math.Max(0, _held - batch.Length);
+            if (_bytes)
+            {
+                ReleaseBytes(batch);
+            }
         }
 
         StartTakingPostponed();

@@ -117,6 +117,11 @@ public sealed partial class LingerBatchBlock<T>
         _open = null;
         _openCount = 0;
         _held = _pendingConsumes;
+        if (_bytes)
+        {
+            ResetBytesOnAbort();
+        }
+
         _dropped = dropped;
     }
 

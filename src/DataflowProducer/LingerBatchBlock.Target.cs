@@ -9,7 +9,14 @@ namespace DataflowProducer;
 public sealed partial class LingerBatchBlock<T>
 {
     DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
+        => OfferMessage(messageHeader, messageValue, source, consumeToAccept, size: 0, out _);
+
+    // size: the item's bytes, computed by the owner before the offer (0 when bytes are not bounded). shortOfRoom: when
+    // an offer without a source (Post, or SendAsync's first try) is declined for lack of room, which bound was full
+    // (Diagnostics.TelemetryNames.CapacityReason or BytesReason), for the owner's backpressure counter; else null.
+    internal DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept, long size, out string? shortOfRoom)
     {
+        shortOfRoom = null;
         ThrowIfInvalid(messageHeader);
         if (source is null && consumeToAccept)
         {
@@ -24,15 +31,21 @@ public sealed partial class LingerBatchBlock<T>
                 return DataflowMessageStatus.DecliningPermanently;
             }
 
-            if (!HasRoom() || _postponed.Count > 0 || _takingPostponed)
+            if (!HasRoom(size) || _postponed.Count > 0 || _takingPostponed)
             {
                 // Full, or earlier offers are still waiting: taking this one now would overtake them.
                 if (source is null)
                 {
+                    shortOfRoom = _bytes && (_boundedCapacity < 0 || _held < _boundedCapacity) ? Diagnostics.TelemetryNames.BytesReason : Diagnostics.TelemetryNames.CapacityReason;
                     return DataflowMessageStatus.Declined;
                 }
 
                 _postponed.Enqueue(new(source, messageHeader));
+                if (_bytes)
+                {
+                    _postponedSizes.Enqueue(size);
+                }
+
                 return DataflowMessageStatus.Postponed;
             }
 
@@ -41,11 +54,12 @@ public sealed partial class LingerBatchBlock<T>
                 // Hold the room while the item is fetched outside the lock.
                 _held++;
                 _pendingConsumes++;
+                HoldBytesForConsume(size);
                 startOffer = false;
             }
             else
             {
-                startOffer = Add(messageValue);
+                startOffer = Add(messageValue, size);
             }
         }
 
@@ -66,6 +80,7 @@ public sealed partial class LingerBatchBlock<T>
                 {
                     _held--;
                     _pendingConsumes--;
+                    ReturnBytesForConsume(size);
                     done = TryMarkCompleted();
                 }
 
@@ -81,7 +96,8 @@ public sealed partial class LingerBatchBlock<T>
             {
                 _held--;
                 _pendingConsumes--;
-                startOffer = ok && AddAfterConsume(consumed!);
+                ReturnBytesForConsume(size);
+                startOffer = ok && AddAfterConsume(consumed!, size);
                 done = TryMarkCompleted();
             }
 
@@ -106,7 +122,7 @@ public sealed partial class LingerBatchBlock<T>
 
     // An item fetched with ConsumeMessage was accepted before Complete(); if the block has since started declining,
     // it still belongs in a batch, and that batch must go out now because nobody will trigger it later.
-    private bool AddAfterConsume(T item)
+    private bool AddAfterConsume(T item, long size)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_aborted)
@@ -118,14 +134,14 @@ public sealed partial class LingerBatchBlock<T>
             return false;
         }
 
-        bool emitted = Add(item);
+        bool emitted = Add(item, size);
         return _declining ? CloseOpenBatch() | emitted : emitted;
     }
 
-    private bool HasRoom()
+    private bool HasRoom(long size)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
-        return _boundedCapacity < 0 || _held < _boundedCapacity;
+        return (_boundedCapacity < 0 || _held < _boundedCapacity) && (!_bytes || HasByteRoom(size));
     }
 
     private List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>? TakePostponed()
@@ -138,6 +154,7 @@ public sealed partial class LingerBatchBlock<T>
 
         var list = new List<KeyValuePair<ISourceBlock<T>, DataflowMessageHeader>>(_postponed);
         _postponed.Clear();
+        _postponedSizes.Clear();
         return list;
     }
 
@@ -171,7 +188,7 @@ public sealed partial class LingerBatchBlock<T>
     {
         lock (_lock)
         {
-            if (_takingPostponed || _postponed.Count == 0 || _declining || !HasRoom())
+            if (_takingPostponed || _postponed.Count == 0 || _declining || !HasRoom(NextPostponedSize()))
             {
                 return;
             }
@@ -187,10 +204,11 @@ public sealed partial class LingerBatchBlock<T>
         while (true)
         {
             KeyValuePair<ISourceBlock<T>, DataflowMessageHeader> next;
+            long size;
             bool done;
             lock (_lock)
             {
-                if (_declining || _postponed.Count == 0 || !HasRoom())
+                if (_declining || _postponed.Count == 0 || !HasRoom(NextPostponedSize()))
                 {
                     _takingPostponed = false;
                     done = TryMarkCompleted();
@@ -198,8 +216,10 @@ public sealed partial class LingerBatchBlock<T>
                 }
 
                 next = _postponed.Dequeue();
+                size = _bytes ? _postponedSizes.Dequeue() : 0;
                 _held++;
                 _pendingConsumes++;
+                HoldBytesForConsume(size);
             }
 
             T? item;
@@ -214,6 +234,7 @@ public sealed partial class LingerBatchBlock<T>
                 {
                     _held--;
                     _pendingConsumes--;
+                    ReturnBytesForConsume(size);
                     _takingPostponed = false;
                 }
 
@@ -226,9 +247,10 @@ public sealed partial class LingerBatchBlock<T>
             {
                 _held--;
                 _pendingConsumes--;
+                ReturnBytesForConsume(size);
                 if (consumed)
                 {
-                    startOffer = AddAfterConsume(item!);
+                    startOffer = AddAfterConsume(item!, size);
                 }
             }
 

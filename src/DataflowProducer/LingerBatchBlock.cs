@@ -135,9 +135,11 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
 
     // holdUntilReleased: items stay counted against BoundedCapacity after their batch is taken, until Release is
     // called, so an owner can bound everything it holds downstream too. consumer: the target that sources see
-    // in ConsumeMessage/ReserveMessage calls, when this block sits behind a public facade. maxBatchSize: the largest
-    // batch size SetLimits may set, so the linger timer exists when batches may grow beyond one item.
-    internal LingerBatchBlock(LingerBatchBlockOptions options, bool holdUntilReleased, ITargetBlock<T>? consumer, int maxBatchSize = 0)
+    // in ConsumeMessage/ReserveMessage calls, when this block sits behind a public facade.
+    // boundedBytes, maxBatchBytes: BatchProducerOptions' bytes bounds (-1 off), in hold mode only; the owner passes
+    // each item's size with its offer. maxBatchSize: the largest batch size SetLimits may set, so the linger timer
+    // exists when batches may grow beyond one item.
+    internal LingerBatchBlock(LingerBatchBlockOptions options, bool holdUntilReleased, ITargetBlock<T>? consumer, long boundedBytes = -1, long maxBatchBytes = -1, int maxBatchSize = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         Internal.OptionsValidation.ThrowFirst(Internal.OptionsValidation.BatchingErrors(options.BatchSize, options.Linger, options.BoundedCapacity, nameof(LingerBatchBlockOptions)), nameof(options));
@@ -150,6 +152,10 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
         _holdUntilReleased = holdUntilReleased;
         _consumer = consumer ?? this;
         _boundedCapacity = options.BoundedCapacity;
+        _boundedBytes = boundedBytes;
+        _maxBatchBytes = maxBatchBytes;
+        _bytes = boundedBytes >= 0 || maxBatchBytes >= 0;
+        Debug.Assert(!_bytes || holdUntilReleased, "Bytes are released by the owner: hold mode only.");
         _timeProvider = options.TimeProvider;
         Linger = options.Linger;
         BatchSize = options.BatchSize;
@@ -204,7 +210,7 @@ public sealed partial class LingerBatchBlock<T> : IPropagatorBlock<T, T[]>, IRec
         {
             lock (_lock)
             {
-                return $"Open = {_openCount}/{_batchSize}, Batches waiting = {_output.Count}, Held = {_held}, Postponed = {_postponed.Count}, Declining = {_declining}, Completed = {_completed}";
+                return $"Open = {_openCount}/{_batchSize}, Batches waiting = {_output.Count}, Held = {_held}, Held bytes = {_heldBytes}, Postponed = {_postponed.Count}, Declining = {_declining}, Completed = {_completed}";
             }
         }
     }

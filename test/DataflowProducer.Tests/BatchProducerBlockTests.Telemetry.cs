@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
+using DataflowProducer.Tests.TestSupport;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -126,26 +127,4 @@ public class BatchProducerBlockTelemetryTests
     }
 
     private static long Sum(MetricCollector<long> collector) => collector.GetMeasurementSnapshot().Sum(m => m.Value);
-
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        private readonly List<Meter> _meters = [];
-
-        public IReadOnlyList<Meter> Meters => _meters;
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, scope: this);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (Meter meter in _meters)
-            {
-                meter.Dispose();
-            }
-        }
-    }
 }

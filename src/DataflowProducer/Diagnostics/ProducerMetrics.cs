@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
@@ -10,6 +11,9 @@ namespace DataflowProducer.Diagnostics;
 internal sealed class ProducerMetrics
 {
     private static readonly ConditionalWeakTable<IMeterFactory, ProducerMetrics> ByFactory = [];
+
+    // The running pipelines the observable instruments report (every pipeline on this meter, until it has finished).
+    private readonly ConcurrentDictionary<IHeldObservable, byte> _observed = new();
 
     // The messaging conventions' advice for operation durations (5 ms to 10 s), on every duration histogram: the SDK's
     // defaults (0 to 10,000, meant for milliseconds) would put every batch in the first bucket or two.
@@ -29,6 +33,9 @@ internal sealed class ProducerMetrics
         NotSent = meter.CreateCounter<long>(TelemetryNames.MessagesNotSent, TelemetryNames.MessageUnit, "Abandoned messages the sink was never given: safe to send again.");
         Unknown = meter.CreateCounter<long>(TelemetryNames.MessagesUnknown, TelemetryNames.MessageUnit, "Abandoned messages the sink was given whose outcome stayed unknown: sending again may duplicate.");
         InFlight = meter.CreateUpDownCounter<long>(TelemetryNames.MessagesInFlight, TelemetryNames.MessageUnit, "Messages handed to the sink whose outcome is not known yet.");
+        BackpressureWaits = meter.CreateCounter<long>(TelemetryNames.BackpressureWaits, TelemetryNames.WaitUnit, "Offers that found no room (a Post declined, or a SendAsync that had to wait), by reason: capacity (BoundedCapacity) or bytes (BoundedBytes).");
+        meter.CreateObservableUpDownCounter(TelemetryNames.MessagesHeld, () => Observe(static b => b.MessagesHeld), TelemetryNames.MessageUnit, "Messages accepted whose outcome is not known yet: being batched, waiting for the sink, or in flight.");
+        meter.CreateObservableUpDownCounter(TelemetryNames.BytesHeld, () => Observe(static b => b.BytesHeld), TelemetryNames.ByteUnit, "Bytes of the messages held, as BatchProducerOptions.ItemSize measures them (pipelines with a bytes setting only).");
         BatchSize = meter.CreateHistogram<int>(TelemetryNames.BatchSize, TelemetryNames.MessageUnit, "Messages per batch handed to the sink.");
         AcknowledgeDuration = meter.CreateHistogram(TelemetryNames.BatchAcknowledgeDuration, TelemetryNames.SecondsUnit, "Time from handing a batch to the sink to knowing every message's outcome.", tags: null, DurationAdvice);
         SentMessages = meter.CreateCounter<long>(TelemetryNames.ClientSentMessages, TelemetryNames.MessageUnit, "Number of messages producer attempted to send to the broker.");
@@ -51,6 +58,8 @@ internal sealed class ProducerMetrics
     public Counter<long> Unknown { get; }
 
     public UpDownCounter<long> InFlight { get; }
+
+    public Counter<long> BackpressureWaits { get; }
 
     public Histogram<int> BatchSize { get; }
 
@@ -126,8 +135,32 @@ internal sealed class ProducerMetrics
         }
     }
 
+    /// <summary>Adds a running pipeline to the observable instruments (messages and bytes held); dispose to remove it.</summary>
+    public IDisposable Observe(IHeldObservable pipeline)
+    {
+        _observed.TryAdd(pipeline, 0);
+        return new Unobserve(this, pipeline);
+    }
+
+    // Runs on the listener's thread when it collects: reads each pipeline's lock-free snapshot.
+    private IEnumerable<Measurement<long>> Observe(Func<IHeldObservable, Measurement<long>?> measure)
+    {
+        foreach (IHeldObservable pipeline in _observed.Keys)
+        {
+            if (measure(pipeline) is { } measurement)
+            {
+                yield return measurement;
+            }
+        }
+    }
+
     public static ProducerMetrics For(IMeterFactory? factory) =>
         factory is null
             ? Shared.Value
             : ByFactory.GetValue(factory, static f => new ProducerMetrics(f.Create(new MeterOptions(TelemetryNames.MeterName) { Version = TelemetryNames.Version })));
+
+    private sealed class Unobserve(ProducerMetrics metrics, IHeldObservable pipeline) : IDisposable
+    {
+        public void Dispose() => metrics._observed.TryRemove(pipeline, out _);
+    }
 }

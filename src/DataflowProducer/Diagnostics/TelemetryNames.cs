@@ -15,6 +15,9 @@ internal static class TelemetryNames
     public const string MessagesNotSent = "dataflowproducer.messages.not_sent";
     public const string MessagesUnknown = "dataflowproducer.messages.unknown";
     public const string MessagesInFlight = "dataflowproducer.messages.in_flight";
+    public const string MessagesHeld = "dataflowproducer.messages.held";
+    public const string BytesHeld = "dataflowproducer.bytes.held";
+    public const string BackpressureWaits = "dataflowproducer.backpressure.waits";
     public const string BatchSize = "dataflowproducer.batch.size";
     public const string BatchAcknowledgeDuration = "dataflowproducer.batch.acknowledge.duration";
     public const string BatchSizeLimit = "dataflowproducer.batch.size.limit";
@@ -28,11 +31,19 @@ internal static class TelemetryNames
     public const string MessageUnit = "{message}";
     public const string SecondsUnit = "s";
     public const string ChangeUnit = "{change}";
+    public const string ByteUnit = "By";
+    public const string WaitUnit = "{wait}";
 
     public const string PipelineNameTag = "dataflowproducer.pipeline.name";
     public const string OutcomeTag = "dataflowproducer.outcome";
     public const string LimitDirectionTag = "dataflowproducer.batch.limit.direction"; // "grow" or "shrink"
     public const string ErrorTypeTag = "error.type";
+    public const string ReasonTag = "dataflowproducer.backpressure.reason";
+
+    // Values of ReasonTag.
+    public const string CapacityReason = "capacity";
+    public const string BytesReason = "bytes";
+    public const string ClientQueueReason = "client_queue";
     public const string MessagingSystemTag = "messaging.system";
     public const string DestinationNameTag = "messaging.destination.name";
     public const string OperationTypeTag = "messaging.operation.type";

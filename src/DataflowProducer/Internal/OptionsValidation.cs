@@ -51,4 +51,6 @@ internal static class OptionsValidation
     }
 
     public static string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    public static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+
+namespace DataflowProducer;
+
+// Bytes (BatchProducerOptions.BoundedBytes and MaxBatchBytes), for BatchProducerBlock in hold mode only. The size of
+// an item is computed by the owner before it offers the item (user code never runs under _lock) and travels with the
+// offer: into the open batch, with a postponed offer (_postponedSizes, in step with _postponed), and with a batch
+// until the owner releases it (_batchBytes). With bytes off (_bytes false) none of this runs: one branch per call.
+public sealed partial class LingerBatchBlock<T>
+{
+    // Set by the constructor and never changed: read without the lock. -1 is off.
+    private readonly long _boundedBytes = -1;
+    private readonly long _maxBatchBytes = -1;
+    private readonly bool _bytes;
+
+    // Guarded by _lock (_heldBytes is also read without it, Volatile, for a statistics snapshot). _heldBytes counts
+    // the bytes of everything _held counts; _pendingConsumeBytes those of items being fetched from a source.
+    private long _heldBytes;
+    private long _openBytes;
+    private long _pendingConsumeBytes;
+    private readonly Queue<long> _postponedSizes = new();
+    private readonly Dictionary<T[], long> _batchBytes = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Gets the bytes the block holds now (0 when bytes are not bounded), without the lock.</summary>
+    internal long HeldBytes => Volatile.Read(ref _heldBytes);
+
+    // An item that does not fit waits until the block holds nothing: alone, however large it is, so it can never
+    // deadlock; until then the offers behind it wait too (they are taken in order).
+    private bool HasByteRoom(long size)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        return _boundedBytes < 0 || _heldBytes == 0 || _heldBytes + size <= _boundedBytes;
+    }
+
+    // The size of the offer that would be taken next from the postponed queue.
+    private long NextPostponedSize()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        return _bytes && _postponedSizes.Count > 0 ? _postponedSizes.Peek() : 0;
+    }
+
+    // Room held (or given back) for an item being fetched from its source outside the lock.
+    private void HoldBytesForConsume(long size)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        if (_bytes)
+        {
+            Volatile.Write(ref _heldBytes, _heldBytes + size);
+            _pendingConsumeBytes += size;
+        }
+    }
+
+    private void ReturnBytesForConsume(long size) => HoldBytesForConsume(-size);
+
+    // Before an item joins the open batch: true when the open batch was closed because the item would take it past
+    // MaxBatchBytes (an item larger than MaxBatchBytes then goes into a batch of its own).
+    private bool CloseBeforeBytesExceeded(long size)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        return _maxBatchBytes >= 0 && _openCount > 0 && _openBytes + size > _maxBatchBytes && CloseOpenBatch();
+    }
+
+    // After an item joined the open batch: its bytes are held; true when the batch has reached MaxBatchBytes.
+    private bool AddBytes(long size)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        _openBytes += size;
+        Volatile.Write(ref _heldBytes, _heldBytes + size);
+        return _maxBatchBytes >= 0 && _openBytes >= _maxBatchBytes;
+    }
+
+    // A batch is closed: its bytes go with it until Release.
+    private void CloseBytes(T[] batch)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        _batchBytes[batch] = _openBytes;
+        _openBytes = 0;
+    }
+
+    private long ReleaseBytes(T[] batch)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        if (!_batchBytes.Remove(batch, out long bytes))
+        {
+            return 0;
+        }
+
+        Volatile.Write(ref _heldBytes, Math.Max(0, _heldBytes - bytes));
+        return bytes;
+    }
+
+    // The abort dropped what the block held: only the items still being fetched hold bytes.
+    private void ResetBytesOnAbort()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        _batchBytes.Clear();
+        _openBytes = 0;
+        Volatile.Write(ref _heldBytes, _pendingConsumeBytes);
+    }
+}

@@ -1,0 +1,278 @@
+using System.Threading.Tasks.Dataflow;
+using DataflowProducer.Testing;
+using Microsoft.Extensions.Logging.Testing;
+using NSubstitute;
+
+namespace DataflowProducer.Tests;
+
+// The bytes bound (BoundedBytes, MaxBatchBytes, ItemSize): SendAsync waits and Post declines on either bound; bytes
+// come back with every outcome; an item larger than the bound passes alone; a size function that fails declines only
+// its own item.
+public partial class BatchProducerBlockTests
+{
+    // Each item is as many bytes as its value.
+    private static readonly Func<int, long> SizeIsValue = static i => i;
+
+    private static BatchProducerOptions BytesOptions(long boundedBytes, long maxBatchBytes = -1, int batchSize = 10, Func<int, long>? itemSize = null)
+    {
+        BatchProducerOptions options = Options(batchSize: batchSize, boundedCapacity: 1000);
+        options.BoundedBytes = boundedBytes;
+        options.MaxBatchBytes = maxBatchBytes;
+        options.ItemSize = itemSize ?? SizeIsValue;
+        return options;
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task SendAsync_BytesBoundFull_WaitsUntilAnOutcomeFreesBytes(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 100, batchSize: 5, itemSize: static _ => 10));
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.That(await block.SendAsync(i, ct), Is.True, $"SendAsync({i})");
+        }
+
+        Task<bool> sending = block.SendAsync(10, ct);
+        bool posted = block.Post(11);
+        await sink.WaitForBatchesAsync(2, ct);
+        BatchProducerStatistics full = block.GetStatistics();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sending.IsCompleted, Is.False, "SendAsync waits while 100 of 100 bytes are held");
+            Assert.That(posted, Is.False, "Post declines when the bytes bound is full");
+            Assert.That(full.Accepted, Is.EqualTo(10), "the item bound (1000) is far from full");
+            Assert.That(full.BytesHeld, Is.EqualTo(100));
+        });
+
+        Assert.That(sink.AcknowledgeNext(), Is.True);
+        Assert.That(await sending.WaitAsync(ct), Is.True, "the outcome of the first batch freed 50 bytes");
+        Assert.That(block.GetStatistics().BytesHeld, Is.EqualTo(60));
+
+        sink.AcknowledgeImmediately = true;
+        sink.AcknowledgeAll();
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sink.Items, Is.EqualTo(Enumerable.Range(0, 11)));
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(11, 3, 11, 0, 0, 0)), "BytesHeld is back to 0 too");
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Post_ItemLargerThanBytesBoundIntoEmptyPipeline_IsTakenAloneAndHoldsTheRestBack(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 100, batchSize: 1));
+
+        Assert.That(block.Post(500), Is.True, "nothing else is held: the oversized item passes alone");
+        await sink.WaitForBatchesAsync(1, ct);
+        Assert.Multiple(() =>
+        {
+            Assert.That(block.Post(1), Is.False, "the bound is exceeded while the large item is held");
+            Assert.That(block.GetStatistics().BytesHeld, Is.EqualTo(500));
+        });
+
+        Assert.That(sink.AcknowledgeNext(), Is.True);
+        Assert.That(await block.SendAsync(1, ct), Is.True);
+
+        sink.AcknowledgeImmediately = true;
+        sink.AcknowledgeAll();
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+        Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(2, 2, 2, 0, 0, 0)));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task SendAsync_ItemLargerThanBytesBoundWhileOthersHeld_WaitsUntilThePipelineIsEmpty(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 100, batchSize: 1));
+        PostAll(block, [10, 20]);
+        await sink.WaitForBatchesAsync(2, ct);
+
+        Task<bool> large = block.SendAsync(500, ct);
+        Task<bool> behind = block.SendAsync(1, ct);
+        Assert.That(sink.AcknowledgeNext(), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(large.IsCompleted, Is.False, "20 bytes are still held");
+            Assert.That(behind.IsCompleted, Is.False, "offers behind the large one keep their order");
+        });
+
+        Assert.That(sink.AcknowledgeNext(), Is.True);
+        Assert.That(await large.WaitAsync(ct), Is.True, "taken once nothing else is held");
+        await sink.WaitForBatchesAsync(3, ct);
+        Assert.That(behind.IsCompleted, Is.False, "the large item holds the bound");
+        Assert.That(sink.AcknowledgeNext(), Is.True);
+        Assert.That(await behind.WaitAsync(ct), Is.True);
+
+        sink.AcknowledgeImmediately = true;
+        sink.AcknowledgeAll();
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+        Assert.That(sink.Items, Is.EqualTo(new[] { 10, 20, 500, 1 }));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Post_MaxBatchBytes_ClosesTheBatchBeforeItWouldBeExceeded(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int>();
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 1000, maxBatchBytes: 100, batchSize: 100));
+        PostAll(block, [40, 40, 30, 100, 200, 5]);
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.That(
+            sink.Batches,
+            Is.EqualTo(new[] { new[] { 40, 40 }, [30], [100], [200], [5] }),
+            "40+40+30 would pass 100; 100 reaches it; 200 is larger than it and is a batch of its own");
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Post_ItemSizeThrowsOrIsNegative_DeclinesThatItemAndLogsOnly(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int>();
+        var logger = new FakeLogger<BatchProducerBlock<int>>();
+        var block = CreateSut(
+            sink,
+            BytesOptions(boundedBytes: 100, batchSize: 10, itemSize: static i => i switch { 3 => throw new FormatException("bad item"), 4 => -1, _ => 1 }),
+            logger: logger);
+
+        bool[] posted = [.. Enumerable.Range(0, 6).Select(block.Post)];
+        bool sent = await block.SendAsync(3, ct);
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        FakeLogRecord[] sizeFailures = Records(logger, 1013);
+        Assert.Multiple(() =>
+        {
+            Assert.That(posted, Is.EqualTo(new[] { true, true, true, false, false, true }));
+            Assert.That(sent, Is.False, "SendAsync of an item that cannot be measured returns false, without waiting");
+            Assert.That(sink.Items, Is.EqualTo(new[] { 0, 1, 2, 5 }));
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(4, 1, 4, 0, 0, 0)));
+            Assert.That(sizeFailures, Has.Length.EqualTo(4), "Post(3), Post(4), and SendAsync(3), which offers twice (first without a source, then with one) and is measured each time");
+            Assert.That(sizeFailures[0].Exception, Is.InstanceOf<FormatException>());
+            Assert.That(sizeFailures[1].Message, Does.Contain("returned -1"));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task BytesHeld_AfterDeliveredFailedAndAbandonedOutcomes_ReturnsToZeroAndPostersResume(CancellationToken ct)
+    {
+        var acknowledgements = new Queue<TaskCompletionSource<BatchResult>>();
+        using var accepted = new SemaphoreSlim(0);
+        var sink = Substitute.For<IBatchSink<int>>();
+        SetupAccept(sink, _ =>
+        {
+            var ack = new TaskCompletionSource<BatchResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (acknowledgements)
+            {
+                acknowledgements.Enqueue(ack);
+            }
+
+            accepted.Release();
+            return ValueTask.FromResult(ack.Task);
+        });
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 30, batchSize: 3, itemSize: static _ => 10));
+        PostAll(block, [0, 1, 2]);
+        Task<bool> waiting = block.SendAsync(3, ct);
+        Assert.That(waiting.IsCompleted, Is.False, "30 of 30 bytes held");
+
+        // One delivered, one failed, one not sent and one unknown, all in one acknowledgement.
+        TaskCompletionSource<BatchResult> first = await NextAcceptedAsync(accepted, acknowledgements, ct);
+
+        first.SetResult(BatchResult.Create([new BatchItemError(1, new InvalidOperationException("failed"))], abandoned: [2], notSent: []));
+        Assert.That(await waiting.WaitAsync(ct), Is.True, "the bytes of delivered, failed and abandoned items came back");
+        PostAll(block, [4, 5]);
+
+        TaskCompletionSource<BatchResult> second = await NextAcceptedAsync(accepted, acknowledgements, ct);
+
+        second.SetResult(BatchResult.Create(null, null, notSent: [0, 1, 2]));
+        Assert.That(await block.SendAsync(6, ct), Is.True);
+        block.Complete();
+        TaskCompletionSource<BatchResult> third = await NextAcceptedAsync(accepted, acknowledgements, ct);
+
+        third.SetResult(BatchResult.AllDelivered);
+        Exception? error = await ExceptionOf(block.Completion, ct);
+        BatchProducerStatistics s = block.GetStatistics();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error, Is.InstanceOf<BatchProducerException<int>>(), "an item failed and four were abandoned");
+            Assert.That(s.BytesHeld, Is.Zero);
+            Assert.That(s.Accepted, Is.EqualTo(7));
+            Assert.That(s.Accepted, Is.EqualTo(s.Delivered + s.Failed + s.Abandoned));
+            Assert.That((s.Delivered, s.Failed, s.Abandoned), Is.EqualTo((2L, 1L, 4L)));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task BytesHeld_AfterAnAbort_IsZeroAndWaitingPostersAreReleased(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 30, batchSize: 2, itemSize: static _ => 10));
+        PostAll(block, [0, 1, 2]);
+        Task<bool> waiting = block.SendAsync(3, ct);
+        await sink.WaitForBatchesAsync(1, ct);
+
+        Fault(block, new InvalidOperationException("stop"));
+        Exception? error = await ExceptionOf(block.Completion, ct);
+        BatchProducerStatistics s = block.GetStatistics();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(waiting.IsCompletedSuccessfully && !waiting.Result, Is.True, "the waiting SendAsync returns false");
+            Assert.That(error, Is.InstanceOf<BatchProducerException<int>>());
+            Assert.That(s.BytesHeld, Is.Zero);
+            Assert.That((s.Accepted, s.Abandoned), Is.EqualTo((3L, 3L)));
+        });
+    }
+
+    [TestCase(0L, -1L, "BoundedBytes", "0")]
+    [TestCase(-2L, -1L, "BoundedBytes", "-2")]
+    [TestCase(-1L, 0L, "MaxBatchBytes", "0")]
+    [TestCase(100L, 101L, "MaxBatchBytes", "101")]
+    public void Constructor_BytesSettingOutOfRange_ThrowsNamingSettingAndValue(long boundedBytes, long maxBatchBytes, string name, string shown)
+    {
+        BatchProducerOptions options = BytesOptions(boundedBytes, maxBatchBytes);
+
+        Assert.That(
+            () => CreateSut(new RecordingBatchSink<int>(), options),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains($"BatchProducerOptions.{name}").And.Message.Contains(shown));
+    }
+
+    [Test]
+    public void Constructor_BytesBoundWithoutItemSize_ThrowsNamingItemSize()
+    {
+        BatchProducerOptions options = BytesOptions(boundedBytes: 100);
+        options.ItemSize = null;
+
+        Assert.That(
+            () => CreateSut(new RecordingBatchSink<int>(), options),
+            Throws.InstanceOf<ArgumentNullException>().With.Message.Contains("BatchProducerOptions.ItemSize").And.Message.Contains("100"));
+    }
+
+    [Test]
+    public void Constructor_ItemSizeOfAnotherItemType_ThrowsNamingItemSize()
+    {
+        BatchProducerOptions options = BytesOptions(boundedBytes: 100);
+        options.ItemSize = (Func<string, long>)(static s => s.Length);
+
+        Assert.That(
+            () => CreateSut(new RecordingBatchSink<int>(), options),
+            Throws.ArgumentException.With.Message.Contains("BatchProducerOptions.ItemSize").And.Message.Contains("Func<Int32, long>"));
+    }
+
+    // The acknowledgement of the next batch the substituted sink accepts, once it has.
+    private static async Task<TaskCompletionSource<BatchResult>> NextAcceptedAsync(SemaphoreSlim accepted, Queue<TaskCompletionSource<BatchResult>> queue, CancellationToken ct)
+    {
+        await accepted.WaitAsync(ct);
+        lock (queue)
+        {
+            return queue.Dequeue();
+        }
+    }
+}
