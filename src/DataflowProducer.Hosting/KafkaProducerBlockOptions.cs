@@ -42,7 +42,7 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     public int BoundedCapacity { get; set; } = PipelineDefaults.BoundedCapacity;
 
     /// <summary>Gets or sets how many batches may be awaiting acknowledgement at once.</summary>
-    /// <value>At least 1. The default is 8.</value>
+    /// <value>At least 1. The default is 32.</value>
     public int MaxInFlightBatches { get; set; } = PipelineDefaults.MaxInFlightBatches;
 
     /// <summary>Gets or sets how long the drain may take on shutdown, on top of which the host's own shutdown timeout

@@ -103,7 +103,7 @@ public partial class BatchProducerBlockTests
             Assert.That(options.BatchSize, Is.EqualTo(1000));
             Assert.That(options.Linger, Is.EqualTo(TimeSpan.FromMilliseconds(50)));
             Assert.That(options.BoundedCapacity, Is.EqualTo(100_000));
-            Assert.That(options.MaxInFlightBatches, Is.EqualTo(8));
+            Assert.That(options.MaxInFlightBatches, Is.EqualTo(32));
             Assert.That(options.DrainTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
             Assert.That(options.FailurePolicy, Is.EqualTo(FailurePolicy.ReportAndContinue));
             Assert.That(options.SettleTime, Is.EqualTo(TimeSpan.FromSeconds(2)));

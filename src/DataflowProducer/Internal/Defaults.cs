@@ -6,7 +6,7 @@ internal static class Defaults
 {
     public const int BatchSize = 1000;
     public const int BoundedCapacity = 100_000;
-    public const int MaxInFlightBatches = 8;
+    public const int MaxInFlightBatches = 32;
     public const long BoundedBytes = -1;
     public const long MaxBatchBytes = -1;
     public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
