@@ -41,6 +41,16 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     /// <value>At least <see cref="BatchSize"/>, or -1 for unbounded. The default is 100,000.</value>
     public int BoundedCapacity { get; set; } = PipelineDefaults.BoundedCapacity;
 
+    /// <summary>Gets or sets the most bytes held by the pipeline at once, measured as key + value + headers (see
+    /// <see cref="BatchProducerOptions.BoundedBytes"/>); a record larger than the bound alone passes when nothing else
+    /// is held.</summary>
+    /// <value>At least 1, or -1 for no bytes bound. The default is -1.</value>
+    public long BoundedBytes { get; set; } = PipelineDefaults.BoundedBytes;
+
+    /// <summary>Gets or sets the most bytes in one batch (see <see cref="BatchProducerOptions.MaxBatchBytes"/>).</summary>
+    /// <value>At least 1 and at most <see cref="BoundedBytes"/> when that is set, or -1 for none. The default is -1.</value>
+    public long MaxBatchBytes { get; set; } = PipelineDefaults.MaxBatchBytes;
+
     /// <summary>Gets or sets how many batches may be awaiting acknowledgement at once.</summary>
     /// <value>At least 1. The default is 32.</value>
     public int MaxInFlightBatches { get; set; } = PipelineDefaults.MaxInFlightBatches;
@@ -143,6 +153,8 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
         BatchSize = BatchSize,
         Linger = Linger,
         BoundedCapacity = BoundedCapacity,
+        BoundedBytes = BoundedBytes,
+        MaxBatchBytes = MaxBatchBytes,
         MaxInFlightBatches = MaxInFlightBatches,
         DrainTimeout = DrainTimeout,
         SettleTime = SettleTime,

@@ -13,6 +13,7 @@ public class OptionsTests
 {
     [TestCase("BatchSize", "0", "BatchSize must be at least 1, but was 0.")]
     [TestCase("MaxInFlightBatches", "0", "MaxInFlightBatches must be at least 1, but was 0.")]
+    [TestCase("BoundedBytes", "0", "BoundedBytes must be at least 1, or -1 for no bytes bound, but was 0.")]
     [TestCase("BoundedCapacity", "10", "BoundedCapacity must be DataflowBlockOptions.Unbounded (-1) or at least BatchSize (100), but was 10.")]
     [TestCase("Linger", "00:00:00", "Linger must be greater than zero or Timeout.InfiniteTimeSpan, but was 00:00:00.")]
     [TestCase("DrainTimeout", "-00:00:05", "DrainTimeout must be zero or more, or Timeout.InfiniteTimeSpan, but was -00:00:05.")]
@@ -89,6 +90,8 @@ public class OptionsTests
                   "Linger": "00:00:00.020",
                   "BoundedCapacity": 5000,
                   "MaxInFlightBatches": 3,
+                  "BoundedBytes": 67108864,
+                  "MaxBatchBytes": 1048576,
                   "DrainTimeout": "00:00:07",
                   "SettleTime": "00:00:03",
                   "FailurePolicy": "FaultPipeline",
@@ -111,6 +114,8 @@ public class OptionsTests
             Assert.That(options.Linger, Is.EqualTo(TimeSpan.FromMilliseconds(20)));
             Assert.That(options.BoundedCapacity, Is.EqualTo(5000));
             Assert.That(options.MaxInFlightBatches, Is.EqualTo(3));
+            Assert.That(options.ToBatchProducerOptions(TimeProvider.System).BoundedBytes, Is.EqualTo(64L * 1024 * 1024));
+            Assert.That(options.ToBatchProducerOptions(TimeProvider.System).MaxBatchBytes, Is.EqualTo(1024L * 1024));
             Assert.That(options.DrainTimeout, Is.EqualTo(TimeSpan.FromSeconds(7)));
             Assert.That(options.SettleTime, Is.EqualTo(TimeSpan.FromSeconds(3)));
             Assert.That(options.ToBatchProducerOptions(TimeProvider.System).SettleTime, Is.EqualTo(TimeSpan.FromSeconds(3)));

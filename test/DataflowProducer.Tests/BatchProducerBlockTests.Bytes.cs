@@ -146,7 +146,7 @@ public partial class BatchProducerBlockTests
         block.Complete();
         await block.Completion.WaitAsync(ct);
 
-        FakeLogRecord[] sizeFailures = Records(logger, 1013);
+        FakeLogRecord[] sizeFailures = Records(logger, 1014);
         Assert.Multiple(() =>
         {
             Assert.That(posted, Is.EqualTo(new[] { true, true, true, false, false, true }));

@@ -67,7 +67,7 @@ public class LingerBatchBlockLimitsPropertyTests
             },
             holdUntilReleased: false,
             consumer: null,
-            MaxBatchSize);
+            maxBatchSize: MaxBatchSize);
 
         long now = 0;
         int size = schedule.BatchSize;

@@ -4,7 +4,7 @@ namespace DataflowProducer.Tests;
 public partial class LingerBatchBlockTests
 {
     private static LingerBatchBlock<int> CreateAdaptable(TimeProvider time, int batchSize = Size, int maxBatchSize = 64) =>
-        new(new LingerBatchBlockOptions { BatchSize = batchSize, Linger = Linger, TimeProvider = time }, holdUntilReleased: false, consumer: null, maxBatchSize);
+        new(new LingerBatchBlockOptions { BatchSize = batchSize, Linger = Linger, TimeProvider = time }, holdUntilReleased: false, consumer: null, maxBatchSize: maxBatchSize);
 
     [Test]
     public void SetLimits_SmallerThanTheOpenBatch_ClosesItAtOnceAndLaterBatchesUseTheNewSize()
