@@ -14,7 +14,7 @@ namespace DataflowProducer.Benchmarks.Quick;
 // waits (the client's queue) complete the picture.
 public static partial class QuickRunner
 {
-    private static readonly int[] WaitWindows = [new BatchProducerOptions().MaxInFlightBatches, 16, 32, 64];
+    private static readonly int[] WaitWindows = [8, 16, 32, 64];
 
     /// <summary><c>-- quick-waits [--messages N] [--rounds N]</c>: only the breakdown of where the pipeline waits.</summary>
     public static async Task<int> RunWaitsOnlyAsync(QuickOptions options)
