@@ -269,7 +269,8 @@ public static partial class QuickRunner
 
         // Let the produce stage hand what the window allows to the client.
         BatchProducerStatistics s = block.GetStatistics();
-        for (int waited = 0; waited < 100 && s.InFlight < Math.Min(count, 8 * 1000); waited++)
+        var defaults = new BatchProducerOptions();
+        for (int waited = 0; waited < 500 && s.InFlight < Math.Min(count, defaults.MaxInFlightBatches * defaults.BatchSize); waited++)
         {
             await Task.Delay(20).ConfigureAwait(false);
             s = block.GetStatistics();
