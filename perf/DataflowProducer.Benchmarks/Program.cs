@@ -22,6 +22,17 @@ if (args.Length > 0 && string.Equals(args[0], "quick-broker", StringComparison.O
     return await QuickRunner.RunBrokerAsync(QuickOptions.Parse(args[1..]));
 }
 
+// `-- quick-all`: the in-process report, then the same contenders against a broker in another process with the CLI
+// against kcat: RATIO lines for both brokers in one run.
+if (args.Length > 0 && string.Equals(args[0], "quick-all", StringComparison.OrdinalIgnoreCase))
+{
+    QuickOptions options = QuickOptions.Parse(args[1..]);
+    int inProcess = await QuickRunner.RunAsync(options);
+    Console.WriteLine();
+    int broker = await QuickRunner.RunBrokerAsync(options);
+    return inProcess != 0 ? inProcess : broker;
+}
+
 if (args.Length > 0 && string.Equals(args[0], "quick-waits", StringComparison.OrdinalIgnoreCase))
 {
     return await QuickRunner.RunWaitsOnlyAsync(QuickOptions.Parse(args[1..]));

@@ -24,6 +24,20 @@ public sealed partial class BatchProducerBlock<T>
         }
     }
 
+    // Adapt runs inside Report's finally, before the window slot and the capacity are released: nothing it calls (the
+    // injected TimeProvider, the logger, a meter listener) may keep them from being released.
+    private void AdaptGuarded(PendingBatch pending)
+    {
+        try
+        {
+            Adapt(pending);
+        }
+        catch (Exception)
+        {
+            // This batch's limits stay as they were; the next acknowledgement is judged again.
+        }
+    }
+
     // Called by Report for a batch the sink had, before its window slot and capacity are released: a full window (every
     // slot taken, this batch's included) or postponed posters mean the pipeline is waiting for the sink.
     private void Adapt(PendingBatch pending)

@@ -39,8 +39,8 @@ public sealed partial class BatchProducerBlock<T>
             string.Create(CultureInfo.InvariantCulture, $"BatchProducerOptions.ItemSize must be set when BoundedBytes ({options.BoundedBytes}) or MaxBatchBytes ({options.MaxBatchBytes}) is set and the sink supplies no size (IBatchSinkHooks.ItemSize), but was null."));
     }
 
-    // The size of an offered item; false when the size function threw or returned a negative number: the item is
-    // then declined, alone (DESIGN 4.18).
+    // The size of an offered item; false, with size 0, when the size function threw or returned a negative number: the
+    // item is then declined alone when posted, or taken as 0 bytes when a source offers it (DESIGN 4.18).
     private bool TryMeasure(Func<T, long> itemSize, T item, out long size)
     {
         try
@@ -57,6 +57,7 @@ public sealed partial class BatchProducerBlock<T>
         if (size < 0)
         {
             Log.ItemSizeFailed(_logger, null, string.Create(CultureInfo.InvariantCulture, $"BatchProducerOptions.ItemSize returned {size}, a negative size"));
+            size = 0;
             return false;
         }
 

@@ -95,7 +95,7 @@ public sealed partial class BatchProducerBlock<T>
             Log.BatchAcknowledged(_logger, pending.Number, tally.Delivered, tally.Failed, tally.NotSent, tally.Unknown);
             if (wasInFlight)
             {
-                Adapt(pending);
+                AdaptGuarded(pending);
                 RecordOutcome(pending, result, tally);
             }
 
@@ -213,6 +213,7 @@ public sealed partial class BatchProducerBlock<T>
         finally
         {
             pending.MarkSettled();
+            _batcher.ForgetBytes(pending.Batch);
         }
 
         return true;

@@ -254,8 +254,11 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
         }
 
         long size = 0;
-        if (_itemSize is not null && !TryMeasure(_itemSize, messageValue, out size))
+        if (_itemSize is not null && !TryMeasure(_itemSize, messageValue, out size) && source is null)
         {
+            // Post (and SendAsync's first try) learn it at once. An offer that comes with a source (a linked block, or
+            // SendAsync's second try) takes the item counted as 0 bytes instead: a declined message stays at the head
+            // of a linked source, which would then offer nothing else, ever.
             return DataflowMessageStatus.Declined;
         }
 

@@ -106,6 +106,21 @@ public sealed partial class LingerBatchBlock<T>
         }
     }
 
+    // In hold mode: the owner abandoned a batch taken earlier after this block had completed (so this block's own
+    // abort, which resets the bytes, will not run): its bytes are given back; the items' capacity no longer matters.
+    internal void ForgetBytes(T[] batch)
+    {
+        if (!_bytes)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            ReleaseBytes(batch);
+        }
+    }
+
     // In hold mode: the owner reports that a batch taken earlier no longer occupies capacity (items and bytes).
     internal void Release(T[] batch)
     {

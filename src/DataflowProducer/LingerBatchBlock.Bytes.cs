@@ -32,6 +32,15 @@ public sealed partial class LingerBatchBlock<T>
         return _boundedBytes < 0 || _heldBytes == 0 || _heldBytes + size <= _boundedBytes;
     }
 
+    // A batch that cannot grow must go: when an offer is short of byte room while the open batch holds items, the open
+    // batch closes, or the bytes it holds would come back only at its linger deadline (never, count-only) and the offer
+    // would wait that long. True when a batch was emitted (the caller starts offering after the lock).
+    private bool CloseForByteRoom(long size)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
+        return _bytes && _openCount > 0 && !HasByteRoom(size) && CloseOpenBatch();
+    }
+
     // The size of the offer that would be taken next from the postponed queue.
     private long NextPostponedSize()
     {

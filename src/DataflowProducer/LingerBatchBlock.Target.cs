@@ -24,6 +24,7 @@ public sealed partial class LingerBatchBlock<T>
         }
 
         bool startOffer;
+        DataflowMessageStatus? notTaken = null;
         lock (_lock)
         {
             if (_declining)
@@ -34,22 +35,24 @@ public sealed partial class LingerBatchBlock<T>
             if (!HasRoom(size) || _postponed.Count > 0 || _takingPostponed)
             {
                 // Full, or earlier offers are still waiting: taking this one now would overtake them.
+                startOffer = CloseForByteRoom(size);
                 if (source is null)
                 {
                     shortOfRoom = _bytes && (_boundedCapacity < 0 || _held < _boundedCapacity) ? Diagnostics.TelemetryNames.BytesReason : Diagnostics.TelemetryNames.CapacityReason;
-                    return DataflowMessageStatus.Declined;
+                    notTaken = DataflowMessageStatus.Declined;
                 }
-
-                _postponed.Enqueue(new(source, messageHeader));
-                if (_bytes)
+                else
                 {
-                    _postponedSizes.Enqueue(size);
+                    _postponed.Enqueue(new(source, messageHeader));
+                    if (_bytes)
+                    {
+                        _postponedSizes.Enqueue(size);
+                    }
+
+                    notTaken = DataflowMessageStatus.Postponed;
                 }
-
-                return DataflowMessageStatus.Postponed;
             }
-
-            if (consumeToAccept)
+            else if (consumeToAccept)
             {
                 // Hold the room while the item is fetched outside the lock.
                 _held++;
@@ -61,6 +64,16 @@ public sealed partial class LingerBatchBlock<T>
             {
                 startOffer = Add(messageValue, size);
             }
+        }
+
+        if (notTaken is { } status)
+        {
+            if (startOffer)
+            {
+                StartOffering();
+            }
+
+            return status;
         }
 
         if (consumeToAccept)
@@ -186,17 +199,26 @@ public sealed partial class LingerBatchBlock<T>
 
     private void StartTakingPostponed()
     {
+        bool startOffer;
         lock (_lock)
         {
             if (_takingPostponed || _postponed.Count == 0 || _declining || !HasRoom(NextPostponedSize()))
             {
-                return;
+                startOffer = !_takingPostponed && _postponed.Count > 0 && !_declining && CloseForByteRoom(NextPostponedSize());
+                goto NotTaking;
             }
 
             _takingPostponed = true;
         }
 
         Task.Factory.StartNew(static state => ((LingerBatchBlock<T>)state!).TakePostponedLoop(), this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        return;
+
+    NotTaking:
+        if (startOffer)
+        {
+            StartOffering();
+        }
     }
 
     private void TakePostponedLoop()
@@ -206,11 +228,13 @@ public sealed partial class LingerBatchBlock<T>
             KeyValuePair<ISourceBlock<T>, DataflowMessageHeader> next;
             long size;
             bool done;
+            bool closed;
             lock (_lock)
             {
                 if (_declining || _postponed.Count == 0 || !HasRoom(NextPostponedSize()))
                 {
                     _takingPostponed = false;
+                    closed = !_declining && _postponed.Count > 0 && CloseForByteRoom(NextPostponedSize());
                     done = TryMarkCompleted();
                     goto Exit;
                 }
@@ -262,6 +286,11 @@ public sealed partial class LingerBatchBlock<T>
             continue;
 
         Exit:
+            if (closed)
+            {
+                StartOffering();
+            }
+
             if (done)
             {
                 Finish();

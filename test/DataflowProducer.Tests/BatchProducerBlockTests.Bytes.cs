@@ -1,6 +1,7 @@
 using System.Threading.Tasks.Dataflow;
 using DataflowProducer.Testing;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 
 namespace DataflowProducer.Tests;
@@ -132,7 +133,7 @@ public partial class BatchProducerBlockTests
     }
 
     [Test, CancelAfter(10_000)]
-    public async Task Post_ItemSizeThrowsOrIsNegative_DeclinesThatItemAndLogsOnly(CancellationToken ct)
+    public async Task Post_ItemSizeThrowsOrIsNegative_DeclinesThatItemAndLogsOnly_SendAsyncTakesItAsZeroBytes(CancellationToken ct)
     {
         var sink = new RecordingBatchSink<int>();
         var logger = new FakeLogger<BatchProducerBlock<int>>();
@@ -150,9 +151,9 @@ public partial class BatchProducerBlockTests
         Assert.Multiple(() =>
         {
             Assert.That(posted, Is.EqualTo(new[] { true, true, true, false, false, true }));
-            Assert.That(sent, Is.False, "SendAsync of an item that cannot be measured returns false, without waiting");
-            Assert.That(sink.Items, Is.EqualTo(new[] { 0, 1, 2, 5 }));
-            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(4, 1, 4, 0, 0, 0)));
+            Assert.That(sent, Is.True, "SendAsync's second offer comes with a source: the item is taken as 0 bytes");
+            Assert.That(sink.Items, Is.EqualTo(new[] { 0, 1, 2, 5, 3 }));
+            Assert.That(block.GetStatistics(), Is.EqualTo(new BatchProducerStatistics(5, 1, 5, 0, 0, 0)));
             Assert.That(sizeFailures, Has.Length.EqualTo(4), "Post(3), Post(4), and SendAsync(3), which offers twice (first without a source, then with one) and is measured each time");
             Assert.That(sizeFailures[0].Exception, Is.InstanceOf<FormatException>());
             Assert.That(sizeFailures[1].Message, Does.Contain("returned -1"));
@@ -228,6 +229,81 @@ public partial class BatchProducerBlockTests
             Assert.That(error, Is.InstanceOf<BatchProducerException<int>>());
             Assert.That(s.BytesHeld, Is.Zero);
             Assert.That((s.Accepted, s.Abandoned), Is.EqualTo((3L, 3L)));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task ItemSizeThrows_ForAnItemFromALinkedSource_TakesItAsZeroBytesAndTheSourceGoesOn(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int>();
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 100, batchSize: 4, itemSize: static i => i == 1 ? throw new FormatException("bad item") : 1));
+        var source = new BufferBlock<int>();
+        source.LinkTo(block, new DataflowLinkOptions { PropagateCompletion = true });
+
+        foreach (int i in Enumerable.Range(0, 8))
+        {
+            Assert.That(source.Post(i), Is.True);
+        }
+
+        source.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sink.Items, Is.EqualTo(Enumerable.Range(0, 8)), "a declined item would have stayed at the source's head and stopped it");
+            Assert.That(block.GetStatistics().BytesHeld, Is.Zero);
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task SendAsync_BytesBoundFilledByTheOpenBatchWithCountOnlyBatching_ClosesTheOpenBatchSoTheWaitEnds(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int>();
+        BatchProducerOptions options = BytesOptions(boundedBytes: 100, batchSize: 10, itemSize: static _ => 30);
+        options.Linger = Timeout.InfiniteTimeSpan;
+        var block = CreateSut(sink, options);
+        PostAll(block, [0, 1, 2]);
+
+        Assert.That(await block.SendAsync(3, ct).WaitAsync(ct), Is.True, "the open batch holds 90 of 100 bytes and cannot grow: it goes, its bytes come back");
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sink.Batches, Is.EqualTo(new[] { new[] { 0, 1, 2 }, new[] { 3 } }));
+            Assert.That(block.GetStatistics().BytesHeld, Is.Zero);
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task BytesHeld_DrainTimeoutAfterComplete_IsZero(CancellationToken ct)
+    {
+        // A sink that takes batches and never settles them, not even when flushed: the drain times out after the batch
+        // block has completed, and the pipeline abandons what the sink holds.
+        var handedOver = new SemaphoreSlim(0);
+        IBatchSink<int> sink = Substitute.For<IBatchSink<int>>();
+        SetupAccept(sink, _ => new ValueTask<Task<BatchResult>>(new TaskCompletionSource<BatchResult>().Task));
+        WhenAccepting(sink, _ => handedOver.Release());
+        sink.FlushAsync(Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>()).Returns(Task.CompletedTask);
+        BatchProducerOptions options = BytesOptions(boundedBytes: 100, batchSize: 2, itemSize: static _ => 10);
+        options.DrainTimeout = TimeSpan.FromSeconds(1);
+        options.SettleTime = TimeSpan.Zero;
+        var time = (FakeTimeProvider)options.TimeProvider;
+        var block = CreateSut(sink, options);
+        PostAll(block, [0, 1, 2]);
+        await handedOver.WaitAsync(ct);
+
+        block.Complete();
+        await handedOver.WaitAsync(ct);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Exception? error = await ExceptionOf(block.Completion, ct);
+        BatchProducerStatistics s = block.GetStatistics();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error, Is.InstanceOf<BatchProducerException<int>>());
+            Assert.That((s.Accepted, s.Abandoned), Is.EqualTo((3L, 3L)));
+            Assert.That(s.BytesHeld, Is.Zero, "the batches the sink held when the drain timed out gave their bytes back");
         });
     }
 

@@ -109,19 +109,7 @@ public static class KafkaContenders
         Action<DeliveryReport<Null, byte[]>> handler = counter.OnReport;
         for (int i = 0; i < count; i++)
         {
-            while (true)
-            {
-                try
-                {
-                    producer.Produce(topic, records[i], handler);
-                    break;
-                }
-                catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    // The usual pattern: give the client's threads a moment to drain, then retry the same message.
-                    Thread.Sleep(1);
-                }
-            }
+            ProduceWaitingForRoom(producer, topic, records[i], handler);
         }
 
         while (producer.Flush(TimeSpan.FromSeconds(10)) > 0)
@@ -134,6 +122,24 @@ public static class KafkaContenders
         }
 
         return counter.Delivered;
+    }
+
+    /// <summary>Raw <c>Produce</c> of one message the usual way: when the client's queue is full, give its threads a
+    /// moment to drain, then retry the same message.</summary>
+    public static void ProduceWaitingForRoom(IProducer<Null, byte[]> producer, string topic, Message<Null, byte[]> message, Action<DeliveryReport<Null, byte[]>> handler)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(topic, message, handler);
+                return;
+            }
+            catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                Thread.Sleep(1);
+            }
+        }
     }
 
     /// <summary>What many users write: <c>ProduceAsync</c> for a chunk of messages, then <c>await Task.WhenAll</c>.</summary>

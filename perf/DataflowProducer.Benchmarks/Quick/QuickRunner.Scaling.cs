@@ -151,18 +151,7 @@ public static partial class QuickRunner
             (int from, int to) = Slice(records.Length, posters, poster);
             for (int i = from; i < to; i++)
             {
-                while (true)
-                {
-                    try
-                    {
-                        producer.Produce(topic, records[i], handler);
-                        break;
-                    }
-                    catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                    {
-                        Thread.Sleep(1);
-                    }
-                }
+                KafkaContenders.ProduceWaitingForRoom(producer, topic, records[i], handler);
             }
         });
 
