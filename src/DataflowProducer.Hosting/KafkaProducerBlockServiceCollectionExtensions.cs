@@ -62,7 +62,18 @@ public static class KafkaProducerBlockServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<KafkaProducerBlockOptions>(name).Bind(configuration).ValidateOnStart();
+        services.AddOptions<KafkaProducerBlockOptions>(name)
+            .Bind(configuration)
+            .Configure(options =>
+            {
+                // An empty "Adaptive": { } section is a key without a value or children, which the binder skips; it
+                // still means "on, with the defaults".
+                if (options.Adaptive is null && configuration.GetChildren().Any(static child => string.Equals(child.Key, nameof(KafkaProducerBlockOptions.Adaptive), StringComparison.OrdinalIgnoreCase)))
+                {
+                    options.Adaptive = new AdaptiveBatchingOptions();
+                }
+            })
+            .ValidateOnStart();
         return AddCore(services, name, callbacks);
     }
 

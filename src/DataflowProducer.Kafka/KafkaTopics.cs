@@ -20,7 +20,8 @@ namespace DataflowProducer.Kafka;
 /// <c>auto.create.topics.enable</c> is on (with its <c>num.partitions</c>). librdkafka's mock cluster answers no admin
 /// request: create its topics with its own API, then verify them here.</para>
 /// <para>Log events (category <c>DataflowProducer.Kafka.KafkaTopics</c>): 2201 created, 2202 verified, 2203 altered,
-/// 2204 differs, 2205 failed, 2206 created by another client meanwhile. Configuration values are never logged.</para>
+/// 2204 differs, 2205 failed, 2206 created by another client meanwhile. Client configuration values (secrets included)
+/// are never logged; the topic configs asked for and found are, except values the broker flags as sensitive.</para>
 /// </remarks>
 public static class KafkaTopics
 {

@@ -4,9 +4,9 @@ namespace DataflowProducer;
 
 // Limits changed at run time (adaptive batching in BatchProducerBlock): the batch size and linger in effect, under the
 // one lock. The public BatchSize and Linger stay the configured values. DESIGN §4 points 1-4 hold across a change:
-// the open batch keeps the deadline it got when it opened (the new linger applies from the next batch on), no batch is
-// ever larger than the batch size in effect when it closes (a smaller size closes an open batch that has reached it at
-// once), and an infinite linger stays count-only.
+// the open batch keeps the deadline it got when it opened (the new linger applies from the next batch on), a smaller
+// size closes an open batch that has reached it at once (that one batch may hold up to the size in effect when it
+// filled: it is never cut in two), every later batch keeps the new size, and an infinite linger stays count-only.
 public sealed partial class LingerBatchBlock<T>
 {
     /// <summary>Gets the batch size in effect now.</summary>

@@ -79,6 +79,23 @@ public class OptionsTests
     }
 
     [Test]
+    public void Bind_EmptyAdaptiveSection_TurnsAdaptiveBatchingOnWithItsDefaults()
+    {
+        const string Json = """
+            { "Kafka": { "Orders": { "DefaultTopic": "orders", "Adaptive": { }, "Producer": { "bootstrap.servers": "127.0.0.1:9092" } } } }
+            """;
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Json))).Build();
+        var services = new ServiceCollection();
+        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        KafkaProducerBlockOptions options = provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+
+        Assert.That(options.Adaptive, Is.Not.Null, "README: an \"Adaptive\": { } section turns it on with its defaults");
+        Assert.That(options.Adaptive!.MaxBatchSize, Is.EqualTo(new AdaptiveBatchingOptions().MaxBatchSize));
+    }
+
+    [Test]
     public void Bind_JsonSection_AllSettingsArrive()
     {
         const string Json = """

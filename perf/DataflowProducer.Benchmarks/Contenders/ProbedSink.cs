@@ -98,4 +98,8 @@ public sealed class ProbedSink<T>(IBatchSink<T> inner, int maxInFlightBatches) :
     public ActivityContext GetOfferedContext(T item) => _hooks?.GetOfferedContext(item) ?? default;
 
     public string? GetErrorType(Exception exception) => _hooks?.GetErrorType(exception);
+
+    public Func<T, long>? ItemSize => _hooks?.ItemSize;
+
+    public void Attach(BatchSinkSignals signals) => _hooks?.Attach(signals);
 }

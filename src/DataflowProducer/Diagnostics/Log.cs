@@ -44,6 +44,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 1013, EventName = "BatchLimitsChanged", Level = LogLevel.Information, Message = "Adaptive batching: batch size {OldBatchSize} -> {NewBatchSize}, linger {OldLinger} -> {NewLinger}; {Reason}.")]
     public static partial void BatchLimitsChanged(ILogger logger, int oldBatchSize, int newBatchSize, TimeSpan oldLinger, TimeSpan newLinger, string reason);
 
-    [LoggerMessage(EventId = 1014, EventName = "ItemSizeFailed", Level = LogLevel.Warning, Message = "The item's size could not be measured for the bytes bound ({Reason}); the item is declined, the pipeline goes on.")]
+    [LoggerMessage(EventId = 1014, EventName = "ItemSizeFailed", Level = LogLevel.Warning, Message = "The item's size could not be measured for the bytes bound ({Reason}); the item is declined when posted, taken as 0 bytes when a source offers it; the pipeline goes on.")]
     public static partial void ItemSizeFailed(ILogger logger, Exception? exception, string reason);
 }
