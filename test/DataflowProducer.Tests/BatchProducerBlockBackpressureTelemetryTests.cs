@@ -108,4 +108,22 @@ public class BatchProducerBlockBackpressureTelemetryTests
             TimeProvider = new FakeTimeProvider(),
             MeterFactory = meters,
         });
+
+    [Test]
+    public void SharedMeter_PipelineDroppedWithoutCompleting_IsNotKeptAlive()
+    {
+        WeakReference dropped = CreateAndDrop();
+        for (int i = 0; i < 3 && dropped.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.That(dropped.IsAlive, Is.False, "the shared meter's observable instruments must not hold a pipeline its user let go of");
+    }
+
+    // No IMeterFactory: the pipeline reports on the process-wide shared meter.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference CreateAndDrop() =>
+        new(new BatchProducerBlock<int>(new RecordingBatchSink<int>(), new BatchProducerOptions { TimeProvider = new FakeTimeProvider() }));
 }

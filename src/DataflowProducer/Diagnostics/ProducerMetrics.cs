@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
@@ -13,7 +12,9 @@ internal sealed class ProducerMetrics
     private static readonly ConditionalWeakTable<IMeterFactory, ProducerMetrics> ByFactory = [];
 
     // The running pipelines the observable instruments report (every pipeline on this meter, until it has finished).
-    private readonly ConcurrentDictionary<IHeldObservable, byte> _observed = new();
+    // Weak: a pipeline its user drops without completing it must not stay reachable through the shared meter.
+    private readonly ConditionalWeakTable<IHeldObservable, object> _observed = new();
+    private static readonly object Observed = new();
 
     // The messaging conventions' advice for operation durations (5 ms to 10 s), on every duration histogram: the SDK's
     // defaults (0 to 10,000, meant for milliseconds) would put every batch in the first bucket or two.
@@ -138,14 +139,14 @@ internal sealed class ProducerMetrics
     /// <summary>Adds a running pipeline to the observable instruments (messages and bytes held); dispose to remove it.</summary>
     public IDisposable Observe(IHeldObservable pipeline)
     {
-        _observed.TryAdd(pipeline, 0);
+        _observed.AddOrUpdate(pipeline, Observed);
         return new Unobserve(this, pipeline);
     }
 
     // Runs on the listener's thread when it collects: reads each pipeline's lock-free snapshot.
     private IEnumerable<Measurement<long>> Observe(Func<IHeldObservable, Measurement<long>?> measure)
     {
-        foreach (IHeldObservable pipeline in _observed.Keys)
+        foreach ((IHeldObservable pipeline, object _) in _observed)
         {
             if (measure(pipeline) is { } measurement)
             {
@@ -161,6 +162,6 @@ internal sealed class ProducerMetrics
 
     private sealed class Unobserve(ProducerMetrics metrics, IHeldObservable pipeline) : IDisposable
     {
-        public void Dispose() => metrics._observed.TryRemove(pipeline, out _);
+        public void Dispose() => metrics._observed.Remove(pipeline);
     }
 }
