@@ -311,6 +311,7 @@ public class KafkaTopicsTests
         {
             // The metadata request runs on the thread pool; the create request follows it.
             await Task.Yield();
+            ct.ThrowIfCancellationRequested(); // a hang fails at CancelAfter instead of spinning
         }
 
         Assert.That(ensuring.IsCompleted, Is.False);
@@ -320,6 +321,7 @@ public class KafkaTopicsTests
         {
             _time.Advance(TimeSpan.FromSeconds(1));
             await Task.Yield();
+            ct.ThrowIfCancellationRequested(); // a hang fails at CancelAfter instead of spinning
         }
 
         var error = Assert.ThrowsAsync<KafkaTopicException>(() => ensuring);
@@ -359,6 +361,7 @@ public class KafkaTopicsTests
         while (!ensuring.IsCompleted)
         {
             await Task.Yield();
+            ct.ThrowIfCancellationRequested(); // a hang fails at CancelAfter instead of spinning
             _time.Advance(TimeSpan.FromMilliseconds(200));
         }
 
