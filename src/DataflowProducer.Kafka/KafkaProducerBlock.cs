@@ -1,3 +1,4 @@
+using System.Globalization;
 using Confluent.Kafka;
 using DataflowProducer.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -75,6 +76,7 @@ public static class KafkaProducerBlock
         ArgumentNullException.ThrowIfNull(config);
         EnsureTopicOptions topic = KafkaTopics.Validated(ensureTopic, sinkOptions?.DefaultTopic);
         ValidateFirst(options);
+        ValidateItemSize<TKey, TValue>(options);
         await KafkaTopics.EnsureAsync(config, topic, GuardedLogger.Create(loggerFactory, KafkaTopics.LoggerCategory), cancellationToken).ConfigureAwait(false);
         return Create(config, sinkOptions, options, callbacks, loggerFactory);
     }
@@ -115,6 +117,18 @@ public static class KafkaProducerBlock
     }
 
     // Bad pipeline options must fail before a producer (and its threads and connections) is started.
+    // What the block's constructor would refuse about measuring records, before the topic is touched: a bytes setting
+    // with no ItemSize for key and value types the Kafka sink cannot measure.
+    private static void ValidateItemSize<TKey, TValue>(BatchProducerOptions? options)
+    {
+        if (options is { ItemSize: null } && (options.BoundedBytes != -1 || options.MaxBatchBytes != -1) && Internal.KafkaRecordSize<TKey, TValue>.For is null)
+        {
+            throw new ArgumentNullException(
+                nameof(options),
+                string.Create(CultureInfo.InvariantCulture, $"BatchProducerOptions.ItemSize must be set when BoundedBytes ({options.BoundedBytes}) or MaxBatchBytes ({options.MaxBatchBytes}) is set: the Kafka sink cannot measure records of {typeof(TKey).Name} keys and {typeof(TValue).Name} values, but was null."));
+        }
+    }
+
     private static void ValidateFirst(BatchProducerOptions? options)
     {
         if (options?.Validate() is [string first, ..])

@@ -419,6 +419,18 @@ public class KafkaTopicsTests
         Assert.That(error!.Message, Does.StartWith("BatchProducerOptions.BatchSize must be at least 1, but was 0."));
     }
 
+    [Test, CancelAfter(10_000)]
+    public void CreateAsync_BytesBoundForRecordsTheSinkCannotMeasure_ThrowsBeforeEnsuringTheTopic(CancellationToken ct)
+    {
+        var error = Assert.ThrowsAsync<ArgumentNullException>(() => KafkaProducerBlock.CreateAsync<string, Uri>(
+            new ProducerConfig { BootstrapServers = "127.0.0.1:1" },
+            new EnsureTopicOptions { Topic = Topic },
+            options: new BatchProducerOptions { BoundedBytes = 1024 },
+            cancellationToken: ct));
+
+        Assert.That(error!.Message, Does.StartWith("BatchProducerOptions.ItemSize must be set when BoundedBytes (1024)"));
+    }
+
     [Test]
     public void EnsureAsync_NoTopic_ThrowsArgumentException()
     {
