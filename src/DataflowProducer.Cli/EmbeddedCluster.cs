@@ -51,7 +51,10 @@ internal sealed class EmbeddedCluster : IDisposable
     {
         const int Default = 4;
         const int Maximum = 256;
-        const long BytesPerPartition = 4L * 1024 * 1024;
+        // Half of what a partition keeps: records spread unevenly over partitions (the sticky partitioner fills one
+        // for a few milliseconds at a time, more of them with a wide in-flight window), and a partition that takes
+        // more than its share must not lose any.
+        const long BytesPerPartition = 2L * 1024 * 1024;
         const long RecordOverhead = 40;
         long bytes = settings.Generate is { } count
             ? count * (settings.Size + RecordOverhead)
