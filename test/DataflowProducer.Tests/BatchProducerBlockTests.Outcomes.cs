@@ -137,7 +137,6 @@ public partial class BatchProducerBlockTests
     [Test, CancelAfter(10_000)]
     public async Task Outcomes_ReaderFallsBehind_PipelineHeldBackThenResumesWithNothingLost(CancellationToken ct)
     {
-        int baseline = Quiescence.BusyThreads();
         var sink = new ManualSink { AutoAcknowledge = _ => BatchResult.AllDelivered };
         BatchProducerOptions options = OutcomeOptions(batchSize: 2, maxInFlightBatches: 1, outcomeCapacity: 1);
         options.BoundedCapacity = 4;
@@ -145,8 +144,10 @@ public partial class BatchProducerBlockTests
         Task<bool>[] sends = [.. Enumerable.Range(0, 40).Select(i => block.SendAsync(i, ct))];
 
         // Nobody reads: one outcome in the source, one waiting to enter it, one batch acknowledged but not reported
-        // (it holds the only window slot), and the capacity full behind them.
-        Quiescence.Wait(baseline);
+        // (it holds the only window slot), and the capacity full behind them. The three calls are awaited, and the
+        // quiet pool then shows that no fourth follows.
+        await sink.WaitForCallsAsync(3, ct);
+        Quiescence.Wait(Quiescence.QuietestBusyThreads());
         int callsWhileHeld = sink.Batches.Count;
         int sendsDone = sends.Count(t => t.IsCompleted);
 
