@@ -93,9 +93,17 @@ public sealed class KafkaProducerBlockOptions : IValidatableObject
     /// <value>Must contain <c>bootstrap.servers</c>.</value>
     public Dictionary<string, string> Producer { get; } = new(StringComparer.Ordinal);
 
+    // Keys of the bound section that bind to nothing (misspelt, or not a setting), one line each; set when bound.
+    internal IReadOnlyList<string> UnknownSettingErrors { get; set; } = [];
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        foreach (string unknown in UnknownSettingErrors)
+        {
+            yield return new ValidationResult(unknown);
+        }
+
         if (!Producer.TryGetValue("bootstrap.servers", out string? servers) || string.IsNullOrWhiteSpace(servers))
         {
             yield return new ValidationResult("Producer must set bootstrap.servers.");

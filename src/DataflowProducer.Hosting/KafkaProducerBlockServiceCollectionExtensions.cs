@@ -66,12 +66,19 @@ public static class KafkaProducerBlockServiceCollectionExtensions
             .Bind(configuration)
             .Configure(options =>
             {
-                // An empty "Adaptive": { } section is a key without a value or children, which the binder skips; it
-                // still means "on, with the defaults".
-                if (options.Adaptive is null && configuration.GetChildren().Any(static child => string.Equals(child.Key, nameof(KafkaProducerBlockOptions.Adaptive), StringComparison.OrdinalIgnoreCase)))
+                // An empty section ("Adaptive": { }, "EnsureTopic": { }) is a key without a value or children, which
+                // the binder skips; it still means "on, with the defaults".
+                if (options.Adaptive is null && UnknownSettings.Names(configuration, nameof(KafkaProducerBlockOptions.Adaptive)))
                 {
                     options.Adaptive = new AdaptiveBatchingOptions();
                 }
+
+                if (options.EnsureTopic is null && UnknownSettings.Names(configuration, nameof(KafkaProducerBlockOptions.EnsureTopic)))
+                {
+                    options.EnsureTopic = new EnsureTopicOptions();
+                }
+
+                options.UnknownSettingErrors = [.. UnknownSettings.Find(configuration, typeof(KafkaProducerBlockOptions))];
             })
             .ValidateOnStart();
         return AddCore(services, name, callbacks);

@@ -20,6 +20,12 @@ public class OptionsTests
     [TestCase("FailurePolicy", "7", "FailurePolicy must be ReportAndContinue or FaultPipeline, but was 7.")]
     [TestCase("SettleTime", "-00:00:01", "SettleTime must be zero or more and at most 49.17:02:47.2940000 (the longest timer), but was -00:00:01.")]
     [TestCase("Adaptive:MaxBatchSize", "50", "Adaptive.MaxBatchSize must be at least BatchSize (100), but was 50.")]
+    [TestCase("BoundedByte", "1000", "BoundedByte is not a setting (did you mean BoundedBytes?); it would be ignored.")]
+    [TestCase("maxbatchbyte", "1000", "maxbatchbyte is not a setting (did you mean MaxBatchBytes?); it would be ignored.")]
+    [TestCase("EnsureTopic:Partition", "6", "EnsureTopic:Partition is not a setting (did you mean EnsureTopic:Partitions?); it would be ignored.")]
+    [TestCase("Adaptiv:MaxBatchSize", "5000", "Adaptiv is not a setting (did you mean Adaptive?); it would be ignored.")]
+    [TestCase("Adaptive:MaxLingr", "00:00:01", "Adaptive:MaxLingr is not a setting (did you mean Adaptive:MaxLinger?); it would be ignored.")]
+    [TestCase("Colour", "blue", "Colour is not a setting; it would be ignored.")]
     [CancelAfter(30_000)]
     public void StartAsync_BadSetting_OneCleanLinePerError(string key, string value, string expected, CancellationToken ct)
     {
@@ -27,6 +33,7 @@ public class OptionsTests
         {
             ["Kafka:Orders:Producer:bootstrap.servers"] = "127.0.0.1:1",
             ["Kafka:Orders:BatchSize"] = "100",
+            ["Kafka:Orders:DefaultTopic"] = "orders",
             [$"Kafka:Orders:{key}"] = value,
         };
         using IHost host = BuildHost(settings);
@@ -93,6 +100,27 @@ public class OptionsTests
 
         Assert.That(options.Adaptive, Is.Not.Null, "README: an \"Adaptive\": { } section turns it on with its defaults");
         Assert.That(options.Adaptive!.MaxBatchSize, Is.EqualTo(new AdaptiveBatchingOptions().MaxBatchSize));
+    }
+
+    [Test]
+    public void Bind_EmptyEnsureTopicSection_EnsuresTheDefaultTopicWithItsDefaults()
+    {
+        const string Json = """
+            { "Kafka": { "Orders": { "DefaultTopic": "orders", "EnsureTopic": { }, "Producer": { "bootstrap.servers": "127.0.0.1:9092", "any.client.key": "x" } } } }
+            """;
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Json))).Build();
+        var services = new ServiceCollection();
+        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        KafkaProducerBlockOptions options = provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(options.EnsureTopic, Is.Not.Null, "an \"EnsureTopic\": { } section turns it on with its defaults");
+            Assert.That(options.EnsureTopic!.Partitions, Is.EqualTo(new EnsureTopicOptions().Partitions));
+            Assert.That(options.UnknownSettingErrors, Is.Empty, "the client's own keys under Producer are not checked here");
+        });
     }
 
     [Test]
