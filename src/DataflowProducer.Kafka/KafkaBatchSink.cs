@@ -169,6 +169,22 @@ public sealed partial class KafkaBatchSink<TKey, TValue> : IBatchSink<KafkaRecor
             : ProduceAllAsync(batch, serialized: null, tracker, cancellationToken);
     }
 
+    // What the constructor that builds its producer refuses about the options, checked without building anything:
+    // for a caller that must fail before it contacts a broker.
+    internal static void CheckOptions(KafkaSinkOptions<TKey, TValue>? options)
+    {
+        KafkaSinkOptions<TKey, TValue> valid = Validate(options);
+        if (valid is { KeySerializer: null, AsyncKeySerializer: null })
+        {
+            _ = DefaultSerializers.For<TKey>("key");
+        }
+
+        if (valid is { ValueSerializer: null, AsyncValueSerializer: null })
+        {
+            _ = DefaultSerializers.For<TValue>("value");
+        }
+    }
+
     private static KafkaSinkOptions<TKey, TValue> Validate(KafkaSinkOptions<TKey, TValue>? options)
     {
         options = (options ?? new KafkaSinkOptions<TKey, TValue>()).Clone();

@@ -77,6 +77,7 @@ public static class KafkaProducerBlock
         EnsureTopicOptions topic = KafkaTopics.Validated(ensureTopic, sinkOptions?.DefaultTopic);
         ValidateFirst(options);
         ValidateItemSize<TKey, TValue>(options);
+        KafkaBatchSink<TKey, TValue>.CheckOptions(sinkOptions);
         await KafkaTopics.EnsureAsync(config, topic, GuardedLogger.Create(loggerFactory, KafkaTopics.LoggerCategory), cancellationToken).ConfigureAwait(false);
         return Create(config, sinkOptions, options, callbacks, loggerFactory);
     }

@@ -146,6 +146,24 @@ public class KafkaTopicsTests
     }
 
     [Test, CancelAfter(10_000)]
+    public async Task EnsureAsync_OnePartitionReassignedToFewerReplicas_ReportedThoughTheFirstMatches(CancellationToken ct)
+    {
+        // Partition 0 has the asked 3 replicas; partition 2 was reassigned to 2.
+        _admin.GetMetadata(Topic, Arg.Any<TimeSpan>()).Returns(MetadataOf(new TopicMetadata(
+            Topic,
+            [.. Enumerable.Range(0, 3).Select(p => new PartitionMetadata(p, 1, p == 2 ? [1, 2] : [1, 2, 3], p == 2 ? [1, 2] : [1, 2, 3], new Error(ErrorCode.NoError)))],
+            new Error(ErrorCode.NoError))));
+
+        EnsureTopicResult result = await EnsureAsync(Options(partitions: 3, replicationFactor: 3), ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Outcome, Is.EqualTo(EnsureTopicOutcome.Differs));
+            Assert.That(result.Differences, Is.EqualTo(new[] { "replication factor 2 / 3 (partitions differ), not the asked 3" }));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
     public void EnsureAsync_TopicHasFewerPartitions_ThrowsNamingBothCountsAndTheWayOut(CancellationToken ct)
     {
         TopicWith(partitions: 2);
@@ -232,6 +250,18 @@ public class KafkaTopicsTests
             Assert.That(asked!.Values.Single().Select(e => (e.Name, e.Value, e.IncrementalOperation)), Is.EqualTo(new[] { ("retention.ms", "86400000", AlterConfigOpType.Set) }));
             Assert.That(LoggedIds(), Is.EqualTo(new[] { 2203 }));
         });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public void EnsureAsync_BrokerTimesOutCreating_SaysItMayStillCompleteNotThatTheRequestIsUnsupported(CancellationToken ct)
+    {
+        TopicMissing();
+        _admin.CreateTopicsAsync(Arg.Any<IEnumerable<TopicSpecification>>(), Arg.Any<CreateTopicsOptions>()).ThrowsAsync(new CreateTopicsException(
+            [new CreateTopicReport { Topic = Topic, Error = new Error(ErrorCode.RequestTimedOut, "Timed out waiting for topic creation.") }]));
+
+        var error = Assert.ThrowsAsync<KafkaTopicException>(() => EnsureAsync(Options(partitions: 6), ct));
+
+        Assert.That(error!.Message, Is.EqualTo("Kafka refused to create topic 'orders' (Partitions 6, ReplicationFactor broker default): RequestTimedOut (7): Timed out waiting for topic creation. The broker accepted CreateTopics but did not finish it within the time left; it may still complete (a longer EnsureTopicOptions.Timeout gives it more)."));
     }
 
     [Test, CancelAfter(10_000)]
@@ -429,6 +459,30 @@ public class KafkaTopicsTests
             cancellationToken: ct));
 
         Assert.That(error!.Message, Does.StartWith("BatchProducerOptions.ItemSize must be set when BoundedBytes (1024)"));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public void CreateAsync_BadSinkOption_ThrowsBeforeEnsuringTheTopic(CancellationToken ct)
+    {
+        // Nothing listens on the address: an ensure that started would wait for the broker, not fail on the option.
+        var error = Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => KafkaProducerBlock.CreateAsync(
+            new ProducerConfig { BootstrapServers = "127.0.0.1:1" },
+            new EnsureTopicOptions { Topic = Topic, Timeout = TimeSpan.FromSeconds(30) },
+            new KafkaSinkOptions<string, string> { QueueFullRetryInterval = TimeSpan.Zero },
+            cancellationToken: ct));
+
+        Assert.That(error!.Message, Does.StartWith("KafkaSinkOptions.QueueFullRetryInterval must be greater than zero"));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public void CreateAsync_ValueTypeWithoutASerializer_ThrowsBeforeEnsuringTheTopic(CancellationToken ct)
+    {
+        var error = Assert.ThrowsAsync<ArgumentException>(() => KafkaProducerBlock.CreateAsync<string, Uri>(
+            new ProducerConfig { BootstrapServers = "127.0.0.1:1" },
+            new EnsureTopicOptions { Topic = Topic, Timeout = TimeSpan.FromSeconds(30) },
+            cancellationToken: ct));
+
+        Assert.That(error!.Message, Does.StartWith("There is no default value serializer for System.Uri"));
     }
 
     [Test]

@@ -160,9 +160,14 @@ internal sealed class TopicEnsurer
             differences.Add(Invariant($"{partitions} partitions, more than the asked {_options.Partitions}"));
         }
 
-        if (_options.ReplicationFactor is { } asked && topic.Partitions.Count > 0 && topic.Partitions[0].Replicas.Length != asked)
+        if (_options.ReplicationFactor is { } asked)
         {
-            differences.Add(Invariant($"replication factor {topic.Partitions[0].Replicas.Length}, not the asked {asked}"));
+            // Every partition: a reassignment can leave some with another replication factor than the rest.
+            int[] factors = [.. topic.Partitions.Select(static p => p.Replicas.Length).Distinct().Order()];
+            if (factors.Any(f => f != asked))
+            {
+                differences.Add(Invariant($"replication factor {string.Join(" / ", factors)}{(factors.Length > 1 ? " (partitions differ)" : string.Empty)}, not the asked {asked}"));
+            }
         }
 
         if (_options.Configs.Count > 0)
@@ -335,9 +340,13 @@ internal sealed class TopicEnsurer
             return code is ErrorCode.Local_TimedOut or ErrorCode.Local_Transport or ErrorCode.Local_AllBrokersDown ? " Is bootstrap.servers reachable?" : string.Empty;
         }
 
-        return code is ErrorCode.Local_UnsupportedFeature or ErrorCode.UnsupportedVersion or ErrorCode.Local_TimedOut or ErrorCode.RequestTimedOut
-            ? $" The broker may not support {request} ({since}+); librdkafka's mock cluster supports no admin request at all."
-            : string.Empty;
+        return code switch
+        {
+            // The broker took the request but did not finish it within the time left: it may still do so.
+            ErrorCode.RequestTimedOut => $" The broker accepted {request} but did not finish it within the time left; it may still complete (a longer EnsureTopicOptions.Timeout gives it more).",
+            ErrorCode.Local_UnsupportedFeature or ErrorCode.UnsupportedVersion or ErrorCode.Local_TimedOut => $" The broker may not support {request} ({since}+); librdkafka's mock cluster supports no admin request at all.",
+            _ => string.Empty,
+        };
     }
 
     private string CreateSetting(ErrorCode code) => code switch
