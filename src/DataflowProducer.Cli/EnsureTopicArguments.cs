@@ -128,9 +128,10 @@ internal sealed class EnsureTopicArguments
             : null;
     }
 
-    private static (string Key, string Value)? ParseConfig(string text)
+    // KEY=VALUE, both trimmed: a value sent with the space typed after '=' would be refused, or never match the topic's.
+    internal static (string Key, string Value)? ParseConfig(string text)
     {
         int equals = text.IndexOf('=', StringComparison.Ordinal);
-        return equals <= 0 || string.IsNullOrWhiteSpace(text[..equals]) ? null : (text[..equals].Trim(), text[(equals + 1)..]);
+        return equals <= 0 || string.IsNullOrWhiteSpace(text[..equals]) ? null : (text[..equals].Trim(), text[(equals + 1)..].Trim());
     }
 }

@@ -46,6 +46,15 @@ public class EnsureTopicArgumentsTests
         });
     }
 
+    [TestCase("retention.ms=86400000", "retention.ms", "86400000")]
+    [TestCase(" retention.ms = 86400000 ", "retention.ms", "86400000")]
+    [TestCase("cleanup.policy=compact,delete", "cleanup.policy", "compact,delete")]
+    [TestCase("message.format.version=", "message.format.version", "")]
+    public void ParseConfig_KeyAndValue_BothTrimmed(string text, string key, string value)
+    {
+        Assert.That(EnsureTopicArguments.ParseConfig(text), Is.EqualTo((key, value)));
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task RunAsync_EnsureTopicOnTheEmbeddedCluster_TopicHasTheAskedPartitionsAndIsVerified(CancellationToken ct)
     {
