@@ -47,8 +47,39 @@ public static class KafkaTopics
     {
         ArgumentNullException.ThrowIfNull(config);
         EnsureTopicOptions copy = Validated(options, defaultTopic: null);
-        using IAdminClient admin = BuildAdminClient(config, logger);
-        return await new TopicEnsurer(admin, copy, GuardedLogger.Wrap(logger), cancellationToken).RunAsync().ConfigureAwait(false);
+        return await EnsureOwnedAsync(BuildAdminClient(config, logger), copy, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Ensures through an admin client this call owns. A timeout or cancellation ends the wait, not the client's call
+    // under way (a metadata request blocks a thread in the native client until its own timeout): the client is
+    // disposed only once that call has returned, never under it.
+    internal static async Task<EnsureTopicResult> EnsureOwnedAsync(IAdminClient admin, EnsureTopicOptions options, ILogger? logger, CancellationToken cancellationToken)
+    {
+        var ensurer = new TopicEnsurer(admin, options, GuardedLogger.Wrap(logger), cancellationToken);
+        try
+        {
+            return await ensurer.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (ensurer.Outstanding is { IsCompleted: false } outstanding)
+            {
+                _ = outstanding.ContinueWith(
+                    static (call, state) =>
+                    {
+                        _ = call.Exception;
+                        ((IAdminClient)state!).Dispose();
+                    },
+                    admin,
+                    CancellationToken.None,
+                    TaskContinuationOptions.None,
+                    TaskScheduler.Default);
+            }
+            else
+            {
+                admin.Dispose();
+            }
+        }
     }
 
     /// <summary>Ensures the topic through an admin client the caller owns.</summary>

@@ -265,6 +265,33 @@ public class KafkaTopicsTests
     }
 
     [Test, CancelAfter(10_000)]
+    public async Task EnsureOwned_CanceledWhileMetadataBlocks_ClientDisposedOnlyAfterTheCallReturns(CancellationToken ct)
+    {
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _admin.GetMetadata(Topic, Arg.Any<TimeSpan>()).Returns(_ =>
+        {
+            // The native client blocks this thread until its own timeout.
+            entered.TrySetResult();
+            release.Wait(ct);
+            return MetadataOf(new TopicMetadata(Topic, [], new Error(ErrorCode.UnknownTopicOrPart)));
+        });
+        _admin.When(a => a.Dispose()).Do(_ => disposed.TrySetResult());
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(ct);
+
+        Task<EnsureTopicResult> ensuring = KafkaTopics.EnsureOwnedAsync(_admin, Options(), logger: null, cancellation.Token);
+        await entered.Task.WaitAsync(ct);
+        await cancellation.CancelAsync();
+        Assert.That(async () => await ensuring, Throws.InstanceOf<OperationCanceledException>());
+        bool disposedUnderTheCall = disposed.Task.IsCompleted;
+        release.Set();
+        await disposed.Task.WaitAsync(ct);
+
+        Assert.That(disposedUnderTheCall, Is.False, "the client is not disposed while its call still runs");
+    }
+
+    [Test, CancelAfter(10_000)]
     public void EnsureAsync_BrokerRefusesCreate_ThrowsWithTopicSettingAndBrokerError(CancellationToken ct)
     {
         TopicMissing();

@@ -35,6 +35,9 @@ internal sealed class TopicEnsurer
         _started = _time.GetTimestamp();
     }
 
+    /// <summary>Gets the last request's own task, which may still run after the ensure gave up waiting for it.</summary>
+    public Task? Outstanding { get; private set; }
+
     public async Task<EnsureTopicResult> RunAsync()
     {
         try
@@ -288,7 +291,9 @@ internal sealed class TopicEnsurer
         TimeSpan remaining = Remaining(request);
         try
         {
-            return await call(remaining).WaitAsync(remaining, _time, _cancellationToken).ConfigureAwait(false);
+            Task<T> calling = call(remaining);
+            Outstanding = calling;
+            return await calling.WaitAsync(remaining, _time, _cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
