@@ -25,20 +25,23 @@ public sealed partial class LingerBatchBlock<T>
     internal long HeldBytes => Volatile.Read(ref _heldBytes);
 
     // An item that does not fit waits until the block holds nothing: alone, however large it is, so it can never
-    // deadlock; until then the offers behind it wait too (they are taken in order).
+    // deadlock; until then the offers behind it wait too (they are taken in order). Compared by subtraction: a size
+    // near long.MaxValue must not wrap the sum round to a negative number that fits.
     private bool HasByteRoom(long size)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
-        return _boundedBytes < 0 || _heldBytes == 0 || _heldBytes + size <= _boundedBytes;
+        return _boundedBytes < 0 || _heldBytes == 0 || size <= _boundedBytes - _heldBytes;
     }
 
-    // A batch that cannot grow must go: when an offer is short of byte room while the open batch holds items, the open
-    // batch closes, or the bytes it holds would come back only at its linger deadline (never, count-only) and the offer
-    // would wait that long. True when a batch was emitted (the caller starts offering after the lock).
+    // A batch that cannot grow must go: when an offer could not fit even once the batches in flight give their bytes
+    // back (the open batch alone leaves no room for it), the open batch closes, or the bytes it holds would come back
+    // only at its linger deadline (never, count-only) and the offer would wait that long. An offer short of room only
+    // while batches are in flight leaves the open batch to grow. True when a batch was emitted (the caller starts
+    // offering after the lock).
     private bool CloseForByteRoom(long size)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
-        return _bytes && _openCount > 0 && !HasByteRoom(size) && CloseOpenBatch();
+        return _bytes && _boundedBytes >= 0 && _openCount > 0 && size > _boundedBytes - _openBytes && CloseOpenBatch();
     }
 
     // The size of the offer that would be taken next from the postponed queue.
@@ -54,8 +57,8 @@ public sealed partial class LingerBatchBlock<T>
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
         if (_bytes)
         {
-            Volatile.Write(ref _heldBytes, _heldBytes + size);
-            _pendingConsumeBytes += size;
+            Volatile.Write(ref _heldBytes, Sum(_heldBytes, size));
+            _pendingConsumeBytes = Sum(_pendingConsumeBytes, size);
         }
     }
 
@@ -66,15 +69,15 @@ public sealed partial class LingerBatchBlock<T>
     private bool CloseBeforeBytesExceeded(long size)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
-        return _maxBatchBytes >= 0 && _openCount > 0 && _openBytes + size > _maxBatchBytes && CloseOpenBatch();
+        return _maxBatchBytes >= 0 && _openCount > 0 && size > _maxBatchBytes - _openBytes && CloseOpenBatch();
     }
 
     // After an item joined the open batch: its bytes are held; true when the batch has reached MaxBatchBytes.
     private bool AddBytes(long size)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Caller holds the lock.");
-        _openBytes += size;
-        Volatile.Write(ref _heldBytes, _heldBytes + size);
+        _openBytes = Sum(_openBytes, size);
+        Volatile.Write(ref _heldBytes, Sum(_heldBytes, size));
         return _maxBatchBytes >= 0 && _openBytes >= _maxBatchBytes;
     }
 
@@ -97,6 +100,11 @@ public sealed partial class LingerBatchBlock<T>
         Volatile.Write(ref _heldBytes, Math.Max(0, _heldBytes - bytes));
         return bytes;
     }
+
+    // Byte counts saturate instead of wrapping: an ItemSize near long.MaxValue (a sentinel for "huge") must not turn a
+    // count negative, which would make every later offer fit. Never below zero.
+    private static long Sum(long count, long size) =>
+        size > 0 && count > long.MaxValue - size ? long.MaxValue : Math.Max(0, count + size);
 
     // The abort dropped what the block held: only the items still being fetched hold bytes.
     private void ResetBytesOnAbort()

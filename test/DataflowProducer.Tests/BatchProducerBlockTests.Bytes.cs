@@ -351,4 +351,76 @@ public partial class BatchProducerBlockTests
             return queue.Dequeue();
         }
     }
+
+    // 999 measures long.MaxValue (a sentinel for "huge"), every other item 10 bytes: the sums must not wrap round.
+    private static readonly Func<int, long> HugeIs999 = static i => i == 999 ? long.MaxValue : 10;
+
+    [Test, CancelAfter(10_000)]
+    public async Task Bytes_HugeItemSizeWhileOthersHeld_IsDeclinedAndTheBoundHolds(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 100, batchSize: 10, itemSize: HugeIs999));
+
+        bool first = block.Post(1);
+        bool huge = block.Post(999);
+        long heldAfterHuge = block.GetStatistics().BytesHeld;
+        bool[] more = [.. Enumerable.Range(2, 20).Select(block.Post)];
+        BatchProducerStatistics s = block.GetStatistics();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first, Is.True);
+            Assert.That(huge, Is.False, "10 bytes are held: an item larger than the bound must wait until the pipeline holds nothing");
+            Assert.That(heldAfterHuge, Is.InRange(0, 100), "BytesHeld after the huge offer");
+            Assert.That(more.Count(b => b), Is.LessThanOrEqualTo(9), "at most 100 bytes (10 items of 10) may be held");
+            Assert.That(s.BytesHeld, Is.InRange(0, long.MaxValue), "BytesHeld must never be negative");
+        });
+
+        Fault(block, new InvalidOperationException("stop"));
+        await ExceptionOf(block.Completion, ct);
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Bytes_HugeItemSizeUnderMaxBatchBytes_IsABatchOfItsOwn(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int>();
+        var block = CreateSut(sink, BytesOptions(boundedBytes: -1, maxBatchBytes: 100, batchSize: 10, itemSize: HugeIs999));
+
+        PostAll(block, [1, 999, 2, 3]);
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.That(sink.Batches.Select(b => b.ToArray()), Is.EqualTo(new[] { new[] { 1 }, new[] { 999 }, new[] { 2, 3 } }),
+            "MaxBatchBytes 100: the batch closes before the huge item, which is a batch of its own");
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task Bytes_DeclinedPostWhileInFlightHoldsBytes_DoesNotCutTheOpenBatch(CancellationToken ct)
+    {
+        var sink = new RecordingBatchSink<int> { AcknowledgeImmediately = false };
+        var block = CreateSut(sink, BytesOptions(boundedBytes: 100, batchSize: 6, itemSize: static _ => 10));
+        PostAll(block, Enumerable.Range(0, 6));
+        await sink.WaitForBatchesAsync(1, ct);
+        PostAll(block, Enumerable.Range(6, 4));
+        bool declined = block.Post(100);
+        Assert.That(declined, Is.False, "100 of 100 bytes held");
+
+        int batchesWhenDeclined = sink.Batches.Count;
+        Assert.That(sink.AcknowledgeNext(), Is.True);
+        while (block.GetStatistics().BytesHeld > 40)
+        {
+            ct.ThrowIfCancellationRequested();
+            await Task.Yield();
+        }
+
+        PostAll(block, [10, 11]);
+        sink.AcknowledgeImmediately = true;
+        sink.AcknowledgeAll();
+        block.Complete();
+        await block.Completion.WaitAsync(ct);
+
+        Assert.That(batchesWhenDeclined, Is.EqualTo(1), "batches handed over right after the declined Post");
+        Assert.That(sink.Batches.Select(b => b.Length), Is.EqualTo(new[] { 6, 6 }),
+            "the open batch [6..9] could still grow once the batch in flight gave its 60 bytes back; a declined Post cut it");
+    }
 }
