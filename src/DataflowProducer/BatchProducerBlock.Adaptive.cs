@@ -42,7 +42,8 @@ public sealed partial class BatchProducerBlock<T>
     // slot taken, this batch's included) or postponed posters mean the pipeline is waiting for the sink.
     private void Adapt(PendingBatch pending)
     {
-        if (_adaptive is not { } adaptive || IsAborted)
+        // Nothing more is accepted once the block completes or aborts: the limits are final then.
+        if (_adaptive is not { } adaptive || IsAborted || Volatile.Read(ref _completeRequested) != 0)
         {
             return;
         }

@@ -314,6 +314,8 @@ public sealed partial class BatchProducerBlock<T>
             }
         }
 
+        // No longer observed before Completion ends: a collection after Completion must not report a finished pipeline.
+        _observation.Dispose();
         _userCancellation.Dispose();
         Volatile.Read(ref _drainTimeout)?.Dispose();
 

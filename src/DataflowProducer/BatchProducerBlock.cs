@@ -241,6 +241,18 @@ public sealed partial class BatchProducerBlock<T> : ITargetBlock<T>, IAsyncDispo
 
     DataflowMessageStatus ITargetBlock<T>.OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
     {
+        // The protocol first, as the runtime's blocks answer it: a bad header is the caller's bug, and a block that
+        // completes declines for good, before any user code (the offer hook, ItemSize) runs for the item.
+        if (!messageHeader.IsValid)
+        {
+            throw new ArgumentException("The DataflowMessageHeader instance does not represent a valid message header.", nameof(messageHeader));
+        }
+
+        if (Volatile.Read(ref _completeRequested) != 0 || IsAborted)
+        {
+            return DataflowMessageStatus.DecliningPermanently;
+        }
+
         if (_onOffer is not null && !consumeToAccept)
         {
             try

@@ -54,9 +54,12 @@ public sealed class BatchProducerOptions
     /// <value>The default is null: required when a bytes setting is set, unless the sink supplies one through
     /// <see cref="IBatchSinkHooks{T}.ItemSize"/> (the Kafka sink does for common key and value types: key + value +
     /// headers).</value>
-    /// <remarks>An item whose size cannot be measured (the function throws or returns a negative number) is declined
-    /// (<c>Post</c> and <c>SendAsync</c> return false) and logged; the rest go on. The block's constructor throws an
-    /// <see cref="ArgumentException"/> when the delegate is not a <c>Func&lt;T, long&gt;</c> for its item type.</remarks>
+    /// <remarks>An item whose size cannot be measured (the function throws or returns a negative number) is logged;
+    /// <c>Post</c> declines it (returns false), while an offer that comes with a source (<c>SendAsync</c>, a linked
+    /// block) takes it counted as 0 bytes, since a declined message would stay at the head of a linked source and
+    /// stop it. The rest go on. Several posters may call the function at once: it must be thread-safe. The block's
+    /// constructor throws an <see cref="ArgumentException"/> when the delegate is not a <c>Func&lt;T, long&gt;</c> for
+    /// its item type.</remarks>
     public Delegate? ItemSize { get; set; }
 
     /// <summary>Gets or sets how many batches may be accepted by the sink and not yet acknowledged.</summary>

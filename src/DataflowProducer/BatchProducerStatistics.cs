@@ -22,6 +22,7 @@ public readonly record struct BatchProducerStatistics(long Accepted, long Batche
     public long Unknown { get; init; }
 
     /// <summary>Gets the bytes held now, as <see cref="BatchProducerOptions.ItemSize"/> measures them: accepted items
-    /// whose outcome is not known yet. Zero when no bytes setting is set.</summary>
+    /// whose outcome is not known yet. Zero when no bytes setting is set. An abort gives them all back at once (nothing
+    /// is accepted after it), so during its settle time batches may still be in flight with no bytes held.</summary>
     public long BytesHeld { get; init; }
 }

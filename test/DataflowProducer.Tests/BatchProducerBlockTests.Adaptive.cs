@@ -132,6 +132,22 @@ public partial class BatchProducerBlockTests
     }
 
     [Test, CancelAfter(10_000)]
+    public async Task Adaptive_SlowAcknowledgementAfterComplete_LimitsStayAsTheyAre(CancellationToken ct)
+    {
+        // The same slow, pressed acknowledgement that grows the batches in a running pipeline (above), after Complete.
+        using var rig = new AdaptiveRig();
+        PostAll(rig.Block, Enumerable.Range(0, 10));
+        await rig.Sink.WaitForCallsAsync(1, ct);
+
+        rig.Block.Complete();
+        rig.Time.Advance(SlowAck);
+        rig.Sink.Ack(0).SetResult(BatchResult.AllDelivered);
+        await rig.Block.Completion.WaitAsync(ct);
+
+        Assert.That(rig.Changes.GetMeasurementSnapshot(), Is.Empty, "a completing block accepts nothing more: no limit changes");
+    }
+
+    [Test, CancelAfter(10_000)]
     public async Task Adaptive_Recovered_BatchesBackToTheFloor(CancellationToken ct)
     {
         using var rig = new AdaptiveRig();

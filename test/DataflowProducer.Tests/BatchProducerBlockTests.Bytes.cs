@@ -423,4 +423,28 @@ public partial class BatchProducerBlockTests
         Assert.That(sink.Batches.Select(b => b.Length), Is.EqualTo(new[] { 6, 6 }),
             "the open batch [6..9] could still grow once the batch in flight gave its 60 bytes back; a declined Post cut it");
     }
+
+    // The protocol is answered before any user code runs for the item, as the runtime's blocks answer it.
+    private static BatchProducerBlock<int> Unmeasurable() =>
+        CreateSut(new RecordingBatchSink<int>(), BytesOptions(boundedBytes: 100, itemSize: static _ => throw new FormatException("unmeasurable")));
+
+    [Test]
+    public void OfferMessage_InvalidHeaderWithUnmeasurableItem_ThrowsAsForAnyItem()
+    {
+        ITargetBlock<int> block = Unmeasurable();
+
+        Assert.That(() => block.OfferMessage(default, 1, null, false), Throws.ArgumentException.With.Property("ParamName").EqualTo("messageHeader"));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task OfferMessage_AfterCompleteWithUnmeasurableItem_DecliningPermanently(CancellationToken ct)
+    {
+        ITargetBlock<int> block = Unmeasurable();
+        block.Complete();
+
+        DataflowMessageStatus status = block.OfferMessage(new DataflowMessageHeader(1), 1, null, false);
+        await block.Completion.WaitAsync(ct);
+
+        Assert.That(status, Is.EqualTo(DataflowMessageStatus.DecliningPermanently));
+    }
 }

@@ -2,9 +2,6 @@ using System.Globalization;
 
 namespace DataflowProducer.Internal;
 
-/// <summary>A change of the batch limits decided by <see cref="AdaptiveBatching"/>.</summary>
-internal readonly record struct BatchLimitsChange(int OldBatchSize, TimeSpan OldLinger, int NewBatchSize, TimeSpan NewLinger, bool Grew, string Reason);
-
 /// <summary>
 /// The rule of adaptive batching (documented on <see cref="AdaptiveBatchingOptions"/>): acknowledgements are gathered
 /// over a window; a slow window (mean latency at or above the slow threshold, at least half of its acknowledgements
