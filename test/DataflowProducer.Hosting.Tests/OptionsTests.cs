@@ -11,6 +11,16 @@ namespace DataflowProducer.Hosting.Tests;
 
 public class OptionsTests
 {
+    // The options the host would bind from this JSON's Kafka:Orders section, for the block named "orders".
+    private static KafkaProducerBlockOptions BindJson(string json)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+        var services = new ServiceCollection();
+        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+        return provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+    }
+
     [TestCase("BatchSize", "0", "BatchSize must be at least 1, but was 0.")]
     [TestCase("MaxInFlightBatches", "0", "MaxInFlightBatches must be at least 1, but was 0.")]
     [TestCase("BoundedBytes", "0", "BoundedBytes must be at least 1, or -1 for no bytes bound, but was 0.")]
@@ -91,12 +101,7 @@ public class OptionsTests
         const string Json = """
             { "Kafka": { "Orders": { "DefaultTopic": "orders", "Adaptive": { }, "Producer": { "bootstrap.servers": "127.0.0.1:9092" } } } }
             """;
-        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Json))).Build();
-        var services = new ServiceCollection();
-        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        KafkaProducerBlockOptions options = provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+        KafkaProducerBlockOptions options = BindJson(Json);
 
         Assert.That(options.Adaptive, Is.Not.Null, "README: an \"Adaptive\": { } section turns it on with its defaults");
         Assert.That(options.Adaptive!.MaxBatchSize, Is.EqualTo(new AdaptiveBatchingOptions().MaxBatchSize));
@@ -108,12 +113,7 @@ public class OptionsTests
         const string Json = """
             { "Kafka": { "Orders": { "DefaultTopic": "orders", "EnsureTopic": { }, "Producer": { "bootstrap.servers": "127.0.0.1:9092", "any.client.key": "x" } } } }
             """;
-        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Json))).Build();
-        var services = new ServiceCollection();
-        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        KafkaProducerBlockOptions options = provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+        KafkaProducerBlockOptions options = BindJson(Json);
 
         Assert.Multiple(() =>
         {
@@ -145,12 +145,7 @@ public class OptionsTests
               }
             }
             """;
-        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Json))).Build();
-        var services = new ServiceCollection();
-        services.AddKafkaProducerBlock<string, string>("orders", configuration.GetSection("Kafka:Orders"));
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        KafkaProducerBlockOptions options = provider.GetRequiredService<IOptionsMonitor<KafkaProducerBlockOptions>>().Get("orders");
+        KafkaProducerBlockOptions options = BindJson(Json);
 
         Assert.Multiple(() =>
         {
