@@ -73,7 +73,7 @@ public class BatchProducerBlockPropertyTests
 
     private static void Run(Schedule schedule)
     {
-        int baseline = Quiescence.BusyThreads();
+        PoolBaseline baseline = PoolBaseline.Take();
         var time = new FakeTimeProvider();
         using var cancellation = new CancellationTokenSource();
         var sink = new ScriptedSink();

@@ -357,24 +357,15 @@ public partial class BatchProducerBlockTests
         private readonly FakeTimeProvider _time = new();
         private readonly CancellationTokenSource _cancellation = new();
         private readonly List<Exception> _unobserved = [];
-        private readonly Func<int> _baseline;
+        private readonly PoolBaseline _baseline;
 
         public HostileRun(IBatchSink<int> sink, ILogger<BatchProducerBlock<int>>? logger = null, IAsyncDisposable? owned = null)
         {
             // Earlier tests' garbage first, so that only this run's unobserved exceptions are seen.
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            // The fewest busy pool threads seen over a short spin: a thread still finishing an earlier test's work
-            // must not count as part of the baseline, or work of this run would look like quiet.
-            int busy = int.MaxValue;
-            for (int i = 0; i < 2_000; i++)
-            {
-                busy = Math.Min(busy, Quiescence.BusyThreads());
-                Thread.SpinWait(20);
-            }
-
             HostileSink? hostile = sink as HostileSink ?? (sink as AcknowledgeBelow)?.Inner;
-            _baseline = () => busy + (hostile?.BlockedThreads ?? 0) + ((owned as HostileDisposable)?.BlockedThreads ?? 0);
+            _baseline = PoolBaseline.Take(() => (hostile?.BlockedThreads ?? 0) + ((owned as HostileDisposable)?.BlockedThreads ?? 0));
             TaskScheduler.UnobservedTaskException += OnUnobserved;
             Block = new BatchProducerBlock<int>(
                 owned is null ? sink : new OwningSink(sink, owned),

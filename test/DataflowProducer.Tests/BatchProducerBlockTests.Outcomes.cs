@@ -367,7 +367,7 @@ public partial class BatchProducerBlockTests
         var block = CreateSut(sink, options);
         PostAll(block, Enumerable.Range(0, 3));
         await called.Task.WaitAsync(ct);
-        int baseline = Quiescence.QuietestBusyThreads();
+        PoolBaseline baseline = Quiescence.QuietestBusyThreads();
 
         // Short of the settle time the pipeline waits; at the deadline it gives up, with no more time on the clock.
         // The clock stops at the deadline and Completion is awaited in real time, so a pool misjudged as quiet (a cold
