@@ -28,6 +28,8 @@ public enum Hostile
     AsyncValueSerializerReturnsCanceledTask,
     AsyncKeySerializerNeverCompletes,
     AsyncValueSerializerNeverCompletes,
+    SyncValueSerializerBlocksItsThread,
+    AsyncValueSerializerBlocksItsThread,
     ProduceThrowsKafkaError,
     ProduceThrowsNonKafkaError,
     ProduceReportsFatalError,
@@ -53,7 +55,7 @@ public class HostilePluginTests
     private FakeTimeProvider _time = null!;
     private ProducerStub _stub = null!;
     private BytesProducerStub _bytes = null!;
-    private ManualResetEventSlim _flushGate = null!;
+    private ManualResetEventSlim _release = null!;
     private SemaphoreSlim _flushEntered = null!;
     private Outcomes<KafkaRecord<string, string>> _outcomes = null!;
 
@@ -69,7 +71,7 @@ public class HostilePluginTests
         _time = new FakeTimeProvider();
         _stub = new ProducerStub();
         _bytes = new BytesProducerStub();
-        _flushGate = new ManualResetEventSlim();
+        _release = new ManualResetEventSlim();
         _flushEntered = new SemaphoreSlim(0);
         _outcomes = new Outcomes<KafkaRecord<string, string>>();
         lock (_unobserved)
@@ -81,9 +83,9 @@ public class HostilePluginTests
     [TearDown]
     public void TearDown()
     {
-        // Let a flush the case blocked return, so its thread ends.
-        _flushGate.Set();
-        _flushGate.Dispose();
+        // Let a flush or a serializer the case blocked return, so its thread ends.
+        _release.Set();
+        _release.Dispose();
         _flushEntered.Dispose();
     }
 
@@ -101,6 +103,8 @@ public class HostilePluginTests
     [TestCase(Hostile.AsyncValueSerializerReturnsCanceledTask, Count - 1, 1, 0)]
     [TestCase(Hostile.AsyncKeySerializerNeverCompletes, 5, 0, Count - 5)]
     [TestCase(Hostile.AsyncValueSerializerNeverCompletes, 5, 0, Count - 5)]
+    [TestCase(Hostile.SyncValueSerializerBlocksItsThread, 5, 0, Count - 5)]
+    [TestCase(Hostile.AsyncValueSerializerBlocksItsThread, 5, 0, Count - 5)]
     [TestCase(Hostile.ProduceThrowsKafkaError, Count - 1, 1, 0)]
     [TestCase(Hostile.ProduceThrowsNonKafkaError, Poison, 1, Count - Poison - 1)]
     [TestCase(Hostile.ProduceReportsFatalError, Poison, 1, Count - Poison - 1)]
@@ -111,7 +115,7 @@ public class HostilePluginTests
     public async Task Completion_HostilePlugin_FinishesWithExactCountsEverywhere(Hostile hostile, int delivered, int failed, int abandoned, CancellationToken ct)
     {
         var started = Stopwatch.StartNew();
-        var serializer = new HostileSerializer(hostile);
+        var serializer = new HostileSerializer(hostile, _release);
         HostileLoggerFactory? loggers = LoggersFor(hostile);
         BatchProducerBlock<KafkaRecord<string, string>> block = CreateBlock(hostile, serializer, loggers);
         var records = Enumerable.Range(0, Count).Select(i => i == Poison && hostile == Hostile.NullRecord ? null! : new KafkaRecord<string, string>($"k{i}", $"v{i}")).ToArray();
@@ -253,7 +257,7 @@ public class HostilePluginTests
             _stub.Producer.Flush(Arg.Any<TimeSpan>()).Returns(_ =>
             {
                 _flushEntered.Release();
-                _flushGate.Wait();
+                _release.Wait();
                 return 0;
             });
         }
@@ -264,7 +268,7 @@ public class HostilePluginTests
     // Waits, without moving time, until the pipeline is where the case leaves it hanging.
     private async Task StuckWhereTheCaseSaysAsync(Hostile hostile, HostileSerializer serializer, CancellationToken ct)
     {
-        if (hostile is Hostile.AsyncKeySerializerNeverCompletes or Hostile.AsyncValueSerializerNeverCompletes)
+        if (hostile is Hostile.AsyncKeySerializerNeverCompletes or Hostile.AsyncValueSerializerNeverCompletes or Hostile.SyncValueSerializerBlocksItsThread or Hostile.AsyncValueSerializerBlocksItsThread)
         {
             await serializer.PoisonSeen.WaitAsync(ct);
         }
@@ -281,6 +285,18 @@ public class HostilePluginTests
             case Hostile.AsyncKeySerializerNeverCompletes or Hostile.AsyncValueSerializerNeverCompletes or Hostile.DeliveryHandlerNeverFires:
                 // Only the drain timeout can end these.
                 _time.Advance(DrainTimeout);
+                break;
+            case Hostile.SyncValueSerializerBlocksItsThread or Hostile.AsyncValueSerializerBlocksItsThread:
+                // The accept stage's thread is blocked inside the sink: the drain timeout aborts, the sink call gets
+                // the settle time to return and is then given up on. Time moves only once the serializer blocks.
+                _time.Advance(DrainTimeout);
+                while (!block.Completion.IsCompleted)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    _time.Advance(TimeSpan.FromMilliseconds(100));
+                    await Task.Yield();
+                }
+
                 break;
             case Hostile.FlushBlocks:
                 // The drain's flush blocks: the drain timeout aborts, and the pipeline does not flush a second time
@@ -328,18 +344,30 @@ public class HostilePluginTests
     }
 
     /// <summary>UTF-8, except for record <see cref="Poison"/>'s key or value, for which it misbehaves as the case says.</summary>
-    private sealed class HostileSerializer(Hostile hostile) : ISerializer<string>, IAsyncSerializer<string>
+    private sealed class HostileSerializer(Hostile hostile, ManualResetEventSlim release) : ISerializer<string>, IAsyncSerializer<string>
     {
         private readonly TaskCompletionSource _poisonSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task PoisonSeen => _poisonSeen.Task;
 
-        public byte[] Serialize(string data, SerializationContext context) =>
-            IsPoison(data) ? throw new FormatException($"cannot serialize '{data}'") : Encoding.UTF8.GetBytes(data);
+        public byte[] Serialize(string data, SerializationContext context)
+        {
+            if (IsPoison(data) && !BlocksItsThread())
+            {
+                throw new FormatException($"cannot serialize '{data}'");
+            }
+
+            return Encoding.UTF8.GetBytes(data);
+        }
 
         public Task<byte[]> SerializeAsync(string data, SerializationContext context)
         {
             if (!IsPoison(data))
+            {
+                return Task.FromResult(Encoding.UTF8.GetBytes(data));
+            }
+
+            if (BlocksItsThread())
             {
                 return Task.FromResult(Encoding.UTF8.GetBytes(data));
             }
@@ -356,5 +384,18 @@ public class HostilePluginTests
         }
 
         private static bool IsPoison(string data) => data is "k7" or "v7";
+
+        // For the blocking cases: blocks the caller's thread until the test ends, then serializes.
+        private bool BlocksItsThread()
+        {
+            if (!hostile.ToString().EndsWith("BlocksItsThread", StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            _poisonSeen.TrySetResult();
+            release.Wait();
+            return true;
+        }
     }
 }
