@@ -13,9 +13,14 @@ public class PackageConsumerTests
         using System.Threading.Tasks.Dataflow;
         using Confluent.Kafka;
         using DataflowProducer;
+        using DataflowProducer.Hosting;
         using DataflowProducer.Kafka;
         using DataflowProducer.Kafka.Testing;
         using DataflowProducer.Testing;
+        using Microsoft.Extensions.Configuration;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Hosting;
+        using Microsoft.Extensions.Logging;
 
         // DataflowProducer.Testing: a pipeline over the in-memory sink, no Kafka involved.
         var recording = new RecordingBatchSink<int>();
@@ -45,10 +50,37 @@ public class PackageConsumerTests
         await block.Completion;
         var read = TopicReader.ReadAll(cluster.BootstrapServers, "consumer-check", TimeSpan.FromSeconds(30));
         Console.WriteLine($"DELIVERED {block.GetStatistics().Delivered} READ {read.Count}");
+
+        // DataflowProducer.Hosting: a named block bound from configuration, drained when the host stops. (The mock
+        // cluster answers no admin request, so the topic is made here rather than through EnsureTopic.)
+        cluster.CreateTopic("hosted-check", 3);
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Kafka:Orders:DefaultTopic"] = "hosted-check",
+            ["Kafka:Orders:BatchSize"] = "50",
+            ["Kafka:Orders:Producer:bootstrap.servers"] = cluster.BootstrapServers,
+        });
+        builder.Services.AddKafkaProducerBlock<string, string>("orders", builder.Configuration.GetSection("Kafka:Orders"));
+        using (IHost host = builder.Build())
+        {
+            await host.StartAsync();
+            var target = host.Services.GetRequiredKeyedService<ITargetBlock<KafkaRecord<string, string>>>("orders");
+            for (int i = 0; i < 120; i++)
+            {
+                await target.SendAsync(new KafkaRecord<string, string>($"k{i}", $"v{i}"));
+            }
+
+            await host.StopAsync();
+            var hosted = host.Services.GetRequiredKeyedService<BatchProducerBlock<KafkaRecord<string, string>>>("orders");
+            await hosted.Completion;
+            Console.WriteLine($"HOSTED {hosted.GetStatistics().Delivered} READ {TopicReader.CountMessages(cluster.BootstrapServers, "hosted-check")}");
+        }
         """;
 
     [Test, CancelAfter(900_000)]
-    public async Task PackedPackages_RestoredFromTheLocalFeedIntoAFreshProject_RunAPipelineAgainstTheMockCluster(CancellationToken ct)
+    public async Task PackedPackages_RestoredIntoAFreshProjectAndInstalledAsATool_RunPipelinesAHostAndTheMainJobOnTheMockCluster(CancellationToken ct)
     {
         string repoRoot = FindRepoRoot();
         string configuration = typeof(PackageConsumerTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "BuildConfiguration").Value!;
@@ -57,7 +89,7 @@ public class PackageConsumerTests
         string consumer = Directory.CreateTempSubdirectory("dataflowproducer-consumer-").FullName;
         try
         {
-            foreach (string project in new[] { "DataflowProducer", "DataflowProducer.Kafka", "DataflowProducer.Testing", "DataflowProducer.Kafka.Testing" })
+            foreach (string project in new[] { "DataflowProducer", "DataflowProducer.Kafka", "DataflowProducer.Testing", "DataflowProducer.Kafka.Testing", "DataflowProducer.Hosting", "DataflowProducer.Cli" })
             {
                 await RunAsync(repoRoot, ["pack", $"src/{project}/{project}.csproj", "-c", configuration, "--no-build", $"-p:PackageVersion={version}", "-o", feed], ct);
             }
@@ -74,6 +106,8 @@ public class PackageConsumerTests
                     <PackageReference Include="DataflowProducer.Kafka" Version="{version}" />
                     <PackageReference Include="DataflowProducer.Testing" Version="{version}" />
                     <PackageReference Include="DataflowProducer.Kafka.Testing" Version="{version}" />
+                    <PackageReference Include="DataflowProducer.Hosting" Version="{version}" />
+                    <PackageReference Include="Microsoft.Extensions.Hosting" Version="11.0.0" />
                   </ItemGroup>
                 </Project>
                 """, ct);
@@ -89,10 +123,17 @@ public class PackageConsumerTests
 
             string output = await RunAsync(consumer, ["run", "-c", "Release"], ct);
 
+            // The tool, installed from the feed as the README says, runs the main job on its embedded cluster.
+            string tools = Path.Combine(consumer, "tools");
+            await RunAsync(consumer, ["tool", "install", "DataflowProducer.Cli", "--version", version, "--tool-path", tools, "--add-source", feed], ct);
+            string job = await RunAsync(consumer, [Path.Combine(tools, "dataflow-producer"), "produce", "--topic", "demo", "--generate", "5000", "--verify"], ct, executable: true);
+
             Assert.Multiple(() =>
             {
                 Assert.That(output, Does.Contain("RECORDED 25"));
                 Assert.That(output, Does.Contain("DELIVERED 100 READ 100"));
+                Assert.That(output, Does.Contain("HOSTED 120 READ 120"));
+                Assert.That(job, Does.Contain("SUMMARY accepted=5000 delivered=5000 failed=0 abandoned=0"));
                 Assert.That(Dependencies(feed, "DataflowProducer.Testing", version), Is.EquivalentTo(new[] { "DataflowProducer" }), "the Kafka-free test kit depends on the core only");
                 Assert.That(Dependencies(feed, "DataflowProducer.Kafka.Testing", version), Does.Contain("Confluent.Kafka"));
             });
@@ -129,15 +170,16 @@ public class PackageConsumerTests
         throw new InvalidOperationException("DataflowProducer.sln not found above the test directory.");
     }
 
-    private static async Task<string> RunAsync(string workingDirectory, string[] arguments, CancellationToken ct)
+    // Runs `dotnet ARGUMENTS`, or with executable the program ARGUMENTS[0] with the rest; fails the test on a non-zero exit.
+    private static async Task<string> RunAsync(string workingDirectory, string[] arguments, CancellationToken ct, bool executable = false)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(executable ? arguments[0] : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (string argument in arguments)
+        foreach (string argument in executable ? arguments[1..] : arguments)
         {
             start.ArgumentList.Add(argument);
         }
@@ -167,7 +209,7 @@ public class PackageConsumerTests
 
         await Task.WhenAll(stdout, stderr);
         string text = output.ToString();
-        Assert.That(process.ExitCode, Is.Zero, $"dotnet {string.Join(' ', arguments)} failed:\n{text}");
+        Assert.That(process.ExitCode, Is.Zero, $"{start.FileName} {string.Join(' ', start.ArgumentList)} failed:\n{text}");
         return text;
     }
 
