@@ -10,7 +10,7 @@ namespace DataflowProducer.Tests.Conformance;
 // what it expects with the test's CancelAfter token; "X never happens" is checked after a later event that both
 // blocks can only produce after X would have happened (offer rounds are serialized in both).
 [TestFixtureSource(nameof(Kinds))]
-public sealed class BatchBlockConformanceTests(string kind)
+public sealed partial class BatchBlockConformanceTests(string kind)
 {
     public static readonly string[] Kinds = [BlockUnderTest.Runtime, BlockUnderTest.Linger];
 
@@ -28,7 +28,12 @@ public sealed class BatchBlockConformanceTests(string kind)
         ReleaseReservation,
     }
 
-    private BlockUnderTest CreateSut(int batchSize = Size) => BlockUnderTest.Create(kind, batchSize);
+    private BlockUnderTest CreateSut(int batchSize = Size, int boundedCapacity = DataflowBlockOptions.Unbounded) =>
+        BlockUnderTest.Create(kind, batchSize, boundedCapacity);
+
+    // The block's own token (GroupingDataflowBlockOptions / LingerBatchBlockOptions.CancellationToken), not the test's.
+    private BlockUnderTest CreateSutCanceledBy(CancellationToken blockToken, int batchSize = Size) =>
+        BlockUnderTest.CreateCanceledBy(kind, batchSize, blockToken);
 
     // ---- Message headers ------------------------------------------------------------------------------------------
 
@@ -64,7 +69,101 @@ public sealed class BatchBlockConformanceTests(string kind)
     {
         var sut = CreateSut();
 
-        Assert.That(() => sut.Target.OfferMessage(new DataflowMessageHeader(1), 1, null, consumeToAccept: true), Throws.ArgumentException);
+        Assert.That(() => sut.Target.OfferMessage(new DataflowMessageHeader(1), 1, null, consumeToAccept: true), Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("consumeToAccept"));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void OfferMessage_InvalidHeaderWithASource_ThrowsArgumentException(bool consumeToAccept)
+    {
+        var sut = CreateSut();
+
+        Assert.That(() => sut.Target.OfferMessage(default, 1, new BufferBlock<int>(), consumeToAccept), Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("messageHeader"));
+    }
+
+    [Test]
+    public void LinkTo_NullTargetOrOptions_ThrowsArgumentNullException()
+    {
+        var sut = CreateSut();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => sut.Source.LinkTo(null!, new DataflowLinkOptions()), Throws.ArgumentNullException);
+            Assert.That(() => sut.Source.LinkTo(new BufferBlock<int[]>(), null!), Throws.ArgumentNullException);
+            Assert.That(() => sut.Source.LinkTo(null!, null!), Throws.ArgumentNullException);
+        });
+    }
+
+    [Test]
+    public void OfferMessage_WithoutSource_AcceptsEachItemAndBatchesThem()
+    {
+        var sut = CreateSut();
+
+        for (int i = 1; i <= 2 * Size; i++)
+        {
+            Assert.That(sut.Target.OfferMessage(new DataflowMessageHeader(i), i, null, consumeToAccept: false), Is.EqualTo(DataflowMessageStatus.Accepted), $"offer {i}");
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sut.Source.TryReceiveAll(out IList<int[]>? batches), Is.True);
+            Assert.That(batches, Is.EqualTo(new[] { new[] { 1, 2 }, new[] { 3, 4 } }));
+        });
+    }
+
+    [Test]
+    public void OfferMessage_ConsumeToAcceptButTheSourceNoLongerHasIt_ReturnsNotAvailableAndTakesNothing()
+    {
+        var sut = CreateSut();
+
+        DataflowMessageStatus status = sut.Target.OfferMessage(new DataflowMessageHeader(1), 1, ScriptedSource.Gone(), consumeToAccept: true);
+
+        // The item never arrived, so it takes no place in the batch: two more fill it.
+        sut.PostAll(2, 3);
+        Assert.Multiple(() =>
+        {
+            Assert.That(status, Is.EqualTo(DataflowMessageStatus.NotAvailable));
+            Assert.That(sut.Source.TryReceive(out int[]? batch), Is.True);
+            Assert.That(batch, Is.EqualTo(new[] { 2, 3 }));
+        });
+    }
+
+    [Test]
+    public void OfferMessage_ConsumeToAcceptWithASourceThatThrows_ExceptionReachesTheCallerAndTheBlockGoesOn()
+    {
+        var sut = CreateSut();
+        var boom = new InvalidOperationException("boom");
+        var throwing = new ScriptedSource(_ => throw boom);
+
+        Assert.That(() => sut.Target.OfferMessage(new DataflowMessageHeader(1), 1, throwing, consumeToAccept: true), Throws.Exception.SameAs(boom));
+        sut.PostAll(2, 3);
+        Assert.Multiple(() =>
+        {
+            Assert.That(sut.Completion.IsCompleted, Is.False);
+            Assert.That(sut.Source.TryReceive(out int[]? batch), Is.True);
+            Assert.That(batch, Is.EqualTo(new[] { 2, 3 }));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task LinkTo_FromASourceHoldingItems_EveryItemIsTakenInOrder(CancellationToken ct)
+    {
+        var sut = CreateSut();
+        var source = new BufferBlock<int>();
+        foreach (int item in new[] { 1, 2, 3, 4 })
+        {
+            Assert.That(source.Post(item), Is.True);
+        }
+
+        source.LinkTo(sut.Target);
+        source.Complete();
+
+        await source.Completion.WaitAsync(ct);
+        Assert.Multiple(() =>
+        {
+            Assert.That(sut.Source.TryReceiveAll(out IList<int[]>? batches), Is.True);
+            Assert.That(batches, Is.EqualTo(new[] { new[] { 1, 2 }, new[] { 3, 4 } }));
+        });
     }
 
     [TestCase(false)]
@@ -136,6 +235,53 @@ public sealed class BatchBlockConformanceTests(string kind)
             Assert.That(again, Is.False, "consumed the same header twice");
             Assert.That(sut.Source.TryReceive(out int[]? next), Is.True, "the next batch is not reserved");
             Assert.That(next, Is.EqualTo(new[] { 3, 4 }));
+        });
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task ReserveMessage_HeaderOtherThanTheHeads_ReturnsFalseBeforeAndDuringAReservation(CancellationToken ct)
+    {
+        var sut = CreateSut();
+        sut.PostAll(1, 2);
+        DataflowMessageHeader header = await HeadHeaderAsync(sut, ct);
+        ITargetBlock<int[]> a = new BufferBlock<int[]>();
+        ISourceBlock<int[]> source = sut.Source;
+        var other = new DataflowMessageHeader(-99);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(source.ReserveMessage(other, a), Is.False, "reserved a header that is not the head's");
+            Assert.That(source.ReserveMessage(header, a), Is.True);
+            Assert.That(source.ReserveMessage(other, a), Is.False, "reserved another header while holding a reservation");
+            Assert.That(() => source.ReleaseReservation(other, a), Throws.InvalidOperationException, "released a header it had not reserved");
+        });
+
+        source.ReleaseReservation(header, a);
+        Assert.That(sut.Source.TryReceive(out int[]? batch), Is.True, "the release did not free the head");
+        Assert.That(batch, Is.EqualTo(new[] { 1, 2 }));
+    }
+
+    [Test, CancelAfter(10_000)]
+    public async Task ConsumeMessage_HeaderOtherThanTheHeads_ConsumesNothingWithOrWithoutAReservation(CancellationToken ct)
+    {
+        var sut = CreateSut();
+        sut.PostAll(1, 2);
+        ITargetBlock<int[]> a = new BufferBlock<int[]>();
+        ISourceBlock<int[]> source = sut.Source;
+        var other = new DataflowMessageHeader(-99);
+
+        Assert.That(source.ConsumeMessage(other, a, out bool unreserved), Is.Null);
+        DataflowMessageHeader header = await HeadHeaderAsync(sut, ct);
+        Assert.That(source.ReserveMessage(header, a), Is.True);
+        Assert.That(source.ConsumeMessage(other, a, out bool reserved), Is.Null);
+        int[]? batch = source.ConsumeMessage(header, a, out bool consumed);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(unreserved, Is.False, "consumed an unknown header");
+            Assert.That(reserved, Is.False, "the reserving target consumed a header other than the one it reserved");
+            Assert.That(consumed, Is.True);
+            Assert.That(batch, Is.EqualTo(new[] { 1, 2 }));
         });
     }
 
@@ -306,6 +452,40 @@ public sealed class BatchBlockConformanceTests(string kind)
     }
 
     [Test, CancelAfter(10_000)]
+    public async Task OfferMessage_SeveralLinksOneTargetTwice_EachBatchIsOfferedLinkByLinkInLinkOrder(CancellationToken ct)
+    {
+        var sut = CreateSut();
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var first = new ProbeTarget((_, _) =>
+        {
+            order.Enqueue("first");
+            return DataflowMessageStatus.Declined;
+        });
+        var second = new ProbeTarget((_, _) =>
+        {
+            order.Enqueue("second");
+            return DataflowMessageStatus.Declined;
+        });
+        var last = new ProbeTarget((self, offer) =>
+        {
+            order.Enqueue("last");
+            return self.Take(offer);
+        });
+        sut.Source.LinkTo(first);
+        sut.Source.LinkTo(second);
+        sut.Source.LinkTo(first);
+        sut.Source.LinkTo(last);
+
+        sut.PostAll(1, 2);
+        Assert.That(await last.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 1, 2 }));
+        sut.PostAll(3, 4);
+        Assert.That(await last.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 3, 4 }));
+
+        string[] round = ["first", "second", "first", "last"];
+        Assert.That(order, Is.EqualTo(round.Concat(round)));
+    }
+
+    [Test, CancelAfter(10_000)]
     public async Task OfferMessage_TargetDecliningPermanently_IsUnlinkedAndTheNextTargetGetsTheBatches(CancellationToken ct)
     {
         var sut = CreateSut();
@@ -458,6 +638,31 @@ public sealed class BatchBlockConformanceTests(string kind)
             Assert.That(await rest.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 3, 4 }));
             Assert.That(await rest.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 5, 6 }));
             Assert.That(once.OfferedIds, Has.Length.EqualTo(1));
+        });
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    [CancelAfter(10_000)]
+    public async Task LinkTo_MaxMessagesOneEach_BatchesGoOneToEachTargetInLinkOrder(bool append, CancellationToken ct)
+    {
+        var sut = CreateSut(batchSize: 1);
+        var a = ProbeTarget.Accepting();
+        var b = ProbeTarget.Accepting();
+        sut.Source.LinkTo(a, new DataflowLinkOptions { MaxMessages = 1, Append = append });
+        sut.Source.LinkTo(b, new DataflowLinkOptions { MaxMessages = 1, Append = append });
+
+        sut.PostAll(1, 2);
+        sut.Target.Complete();
+
+        (ProbeTarget firstInOrder, ProbeTarget secondInOrder) = append ? (a, b) : (b, a);
+        Assert.That(await firstInOrder.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 1 }));
+        Assert.That(await secondInOrder.Received.ReceiveAsync(ct), Is.EqualTo(new[] { 2 }));
+        await sut.Completion.WaitAsync(ct);
+        Assert.Multiple(() =>
+        {
+            Assert.That(a.OfferedIds, Has.Length.EqualTo(1));
+            Assert.That(b.OfferedIds, Has.Length.EqualTo(1));
         });
     }
 

@@ -34,16 +34,29 @@ public sealed class BlockUnderTest
     /// <summary>The number of batches waiting to be taken (both blocks have it; no interface does).</summary>
     public int OutputCount => _outputCount();
 
-    /// <summary>The runtime's block (the oracle), or ours in count-only mode with nothing else set.</summary>
-    public static BlockUnderTest Create(string kind, int batchSize)
+    /// <summary>The runtime's block (the oracle), or ours in count-only mode, with only the options both have set.</summary>
+    public static BlockUnderTest Create(string kind, int batchSize, int boundedCapacity = DataflowBlockOptions.Unbounded) =>
+        Build(kind, batchSize, boundedCapacity, CancellationToken.None);
+
+    /// <summary>As <see cref="Create"/>, with the block's own cancellation token set.</summary>
+    public static BlockUnderTest CreateCanceledBy(string kind, int batchSize, CancellationToken blockToken) =>
+        Build(kind, batchSize, DataflowBlockOptions.Unbounded, blockToken);
+
+    private static BlockUnderTest Build(string kind, int batchSize, int boundedCapacity, CancellationToken cancellationToken)
     {
         switch (kind)
         {
             case Runtime:
-                var runtime = new BatchBlock<int>(batchSize);
+                var runtime = new BatchBlock<int>(batchSize, new GroupingDataflowBlockOptions { BoundedCapacity = boundedCapacity, CancellationToken = cancellationToken });
                 return new BlockUnderTest(runtime, runtime.TriggerBatch, () => runtime.OutputCount);
             case Linger:
-                var linger = new LingerBatchBlock<int>(batchSize, Timeout.InfiniteTimeSpan);
+                var linger = new LingerBatchBlock<int>(new LingerBatchBlockOptions
+                {
+                    BatchSize = batchSize,
+                    Linger = Timeout.InfiniteTimeSpan,
+                    BoundedCapacity = boundedCapacity,
+                    CancellationToken = cancellationToken,
+                });
                 return new BlockUnderTest(linger, linger.TriggerBatch, () => linger.OutputCount);
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown block kind.");
