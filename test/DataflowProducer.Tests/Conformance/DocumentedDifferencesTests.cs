@@ -144,4 +144,41 @@ public sealed class DocumentedDifferencesTests
         Assert.That(await late.Received.OutputAvailableAsync(ct), Is.True, "the late target never got the batch");
         Assert.That(await link!.WaitAsync(ct), Is.EqualTo(offeredInsideLinkTo));
     }
+
+    [TestCase(BlockUnderTest.Runtime, false)]
+    [TestCase(BlockUnderTest.Linger, true)]
+    [CancelAfter(10_000)]
+    public async Task Fault_WhileTheHeadIsReserved_OnlyLingerBatchBlockFinishesBeforeTheRelease(string kind, bool finishesAtOnce, CancellationToken ct)
+    {
+        var sut = BlockUnderTest.Create(kind, batchSize: 1);
+        int offers = 0;
+        var reserving = new ProbeTarget((self, offer) =>
+            Interlocked.Increment(ref offers) == 1 && offer.Source!.ReserveMessage(offer.Header, self)
+                ? DataflowMessageStatus.Postponed
+                : DataflowMessageStatus.Declined);
+        sut.PostAll(0);
+        sut.Source.LinkTo(reserving);
+        ProbeTarget.Offer reserved = await reserving.Offers.ReceiveAsync(ct);
+        sut.PostAll(1);
+
+        sut.Block.Fault(new InvalidOperationException("abort"));
+
+        if (finishesAtOnce)
+        {
+            // An abort never waits on a target: the batches are dropped and handed back while the reservation is held.
+            await Assert.ThatAsync(() => sut.Completion.WaitAsync(ct), Throws.InvalidOperationException);
+            Assert.Multiple(() =>
+            {
+                Assert.That(sut.OutputCount, Is.Zero);
+                Assert.That(((LingerBatchBlock<int>)sut.Block).DroppedItems, Is.EqualTo(new[] { 0, 1 }));
+            });
+        }
+        else
+        {
+            // The runtime keeps both batches until the reserving target lets go, and only then finishes.
+            Assert.That(sut.OutputCount, Is.EqualTo(2));
+            reserved.Source!.ReleaseReservation(reserved.Header, reserving);
+            await Assert.ThatAsync(() => sut.Completion.WaitAsync(ct), Throws.InvalidOperationException);
+        }
+    }
 }
