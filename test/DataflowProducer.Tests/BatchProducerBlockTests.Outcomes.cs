@@ -147,7 +147,7 @@ public partial class BatchProducerBlockTests
         // (it holds the only window slot), and the capacity full behind them. The three calls are awaited, and the
         // quiet pool then shows that no fourth follows.
         await sink.WaitForCallsAsync(3, ct);
-        Quiescence.Wait(Quiescence.QuietestBusyThreads());
+        Quiescence.Wait(PoolBaseline.Take());
         int callsWhileHeld = sink.Batches.Count;
         int sendsDone = sends.Count(t => t.IsCompleted);
 
@@ -318,7 +318,7 @@ public partial class BatchProducerBlockTests
 
         Fault(block, new InvalidOperationException("stop"));
         await canceled.Task.WaitAsync(ct);
-        Quiescence.Wait(Quiescence.QuietestBusyThreads());
+        Quiescence.Wait(PoolBaseline.Take());
         bool finishedBeforeTheSinkReturned = block.Completion.IsCompleted;
         returnNow.SetResult();
         BatchProducerException<int> ex = await CompletionFault(block, ct);
@@ -367,7 +367,7 @@ public partial class BatchProducerBlockTests
         var block = CreateSut(sink, options);
         PostAll(block, Enumerable.Range(0, 3));
         await called.Task.WaitAsync(ct);
-        PoolBaseline baseline = Quiescence.QuietestBusyThreads();
+        PoolBaseline baseline = PoolBaseline.Take();
 
         // Short of the settle time the pipeline waits; at the deadline it gives up, with no more time on the clock.
         // The clock stops at the deadline and Completion is awaited in real time, so a pool misjudged as quiet (a cold

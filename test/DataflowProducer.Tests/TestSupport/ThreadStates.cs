@@ -3,16 +3,16 @@ using Microsoft.Win32.SafeHandles;
 namespace DataflowProducer.Tests.TestSupport;
 
 /// <summary>
-/// The states of this process's pool worker threads as Linux shows them in <c>/proc/self/task</c>. Each worker's
-/// <c>stat</c> file stays open and is read again from its start, so a count costs one read per worker; threads that
-/// ended are dropped. Not thread-safe: the caller locks.
+/// The states of this process's pool worker threads as Linux shows them in <c>/proc/self/task</c>. Each thread's
+/// <c>stat</c> file stays open and is read again from its start, so a count costs one read per thread; the name and the
+/// state come from the same read (a new thread is renamed a moment after it starts), and a thread that ended is dropped.
+/// Not thread-safe: the caller locks.
 /// </summary>
 internal sealed class ThreadStates
 {
     private const string Tasks = "/proc/self/task";
     private static readonly byte[] PoolWorkerName = ".NET TP Worker"u8.ToArray();
     private readonly Dictionary<string, Entry> _threads = [];
-    private readonly byte[] _processName = ReadName("/proc/self");
     private int _generation;
 
     /// <summary>The pool workers running or waiting for a processor (state R), the caller included if it is one.</summary>
@@ -25,10 +25,13 @@ internal sealed class ThreadStates
         {
             if (!_threads.TryGetValue(task, out Entry? thread))
             {
-                thread = Classify(task);
-                if (thread is null)
+                try
                 {
-                    // Not named yet (a new thread carries the process's name until it names itself): asked again next time.
+                    thread = new Entry(File.OpenHandle(Path.Combine(task, "stat")));
+                }
+                catch (IOException)
+                {
+                    // The thread ended while the list was read.
                     continue;
                 }
 
@@ -36,17 +39,23 @@ internal sealed class ThreadStates
             }
 
             thread.Generation = generation;
-            if (thread.Stat is { } handle && IsRunnable(handle, stat))
+            switch (Read(thread.Stat, stat))
             {
-                runnable++;
+                case State.RunnableWorker:
+                    runnable++;
+                    break;
+                case State.Gone:
+                    // Ended (its id may come back as another thread's): opened afresh next time.
+                    thread.Generation = 0;
+                    break;
             }
         }
 
-        if (_threads.Count > 0 && _threads.Values.Any(t => t.Generation != generation))
+        if (_threads.Values.Any(t => t.Generation != generation))
         {
             foreach ((string task, Entry ended) in _threads.Where(t => t.Value.Generation != generation).ToList())
             {
-                ended.Stat?.Dispose();
+                ended.Stat.Dispose();
                 _threads.Remove(task);
             }
         }
@@ -55,45 +64,39 @@ internal sealed class ThreadStates
     }
 
     // "tid (name) S ...": the name may hold spaces and parentheses, the state follows the last ')'.
-    private static bool IsRunnable(SafeFileHandle handle, Span<byte> stat)
+    private static State Read(SafeFileHandle handle, Span<byte> stat)
     {
+        int read;
         try
         {
-            int read = RandomAccess.Read(handle, stat, 0);
-            int close = stat[..read].LastIndexOf((byte)')');
-            return close >= 0 && close + 2 < read && stat[close + 2] == (byte)'R';
+            read = RandomAccess.Read(handle, stat, 0);
         }
         catch (IOException)
         {
-            // The thread ended since the list was read.
-            return false;
+            return State.Gone;
         }
+
+        ReadOnlySpan<byte> line = stat[..read];
+        int open = line.IndexOf((byte)'(');
+        int close = line.LastIndexOf((byte)')');
+        if (open < 0 || close < open || close + 2 >= read)
+        {
+            return read == 0 ? State.Gone : State.Other;
+        }
+
+        return line[(open + 1)..close].StartsWith(PoolWorkerName) && line[close + 2] == (byte)'R' ? State.RunnableWorker : State.Other;
     }
 
-    private Entry? Classify(string task)
+    private enum State
     {
-        try
-        {
-            byte[] name = ReadName(task);
-            if (name.AsSpan().StartsWith(PoolWorkerName))
-            {
-                return new Entry(File.OpenHandle(Path.Combine(task, "stat")));
-            }
-
-            return name.AsSpan().SequenceEqual(_processName) ? null : new Entry(null);
-        }
-        catch (IOException)
-        {
-            return null;
-        }
+        Other,
+        RunnableWorker,
+        Gone,
     }
 
-    private static byte[] ReadName(string task) => File.ReadAllBytes(Path.Combine(task, "comm")).AsSpan().TrimEnd((byte)'\n').ToArray();
-
-    // A thread's open stat file if it is a pool worker, null if it is another named thread.
-    private sealed class Entry(SafeFileHandle? stat)
+    private sealed class Entry(SafeFileHandle stat)
     {
-        public SafeFileHandle? Stat { get; } = stat;
+        public SafeFileHandle Stat { get; } = stat;
 
         public int Generation { get; set; }
     }
