@@ -107,7 +107,7 @@ public class PackageConsumerTests
                     <PackageReference Include="DataflowProducer.Testing" Version="{version}" />
                     <PackageReference Include="DataflowProducer.Kafka.Testing" Version="{version}" />
                     <PackageReference Include="DataflowProducer.Hosting" Version="{version}" />
-                    <PackageReference Include="Microsoft.Extensions.Hosting" Version="11.0.0" />
+                    <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.0" />
                   </ItemGroup>
                 </Project>
                 """, ct);

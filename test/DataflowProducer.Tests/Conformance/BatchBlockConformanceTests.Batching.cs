@@ -425,7 +425,7 @@ public sealed partial class BatchBlockConformanceTests
     }
 
     [Test, CancelAfter(10_000)]
-    public async Task Cancel_WhileTheHeadIsReserved_CompletionIsCanceledOnceReleasedAndNothingIsLeft(CancellationToken ct)
+    public async Task Cancel_WhileTheHeadIsReserved_AfterTheReleaseCompletionIsCanceledAndNothingIsLeft(CancellationToken ct)
     {
         using var cts = new CancellationTokenSource();
         var sut = CreateSutCanceledBy(cts.Token, batchSize: 1);

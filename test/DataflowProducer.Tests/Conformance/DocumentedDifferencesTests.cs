@@ -145,12 +145,15 @@ public sealed class DocumentedDifferencesTests
         Assert.That(await link!.WaitAsync(ct), Is.EqualTo(offeredInsideLinkTo));
     }
 
-    [TestCase(BlockUnderTest.Runtime, false)]
-    [TestCase(BlockUnderTest.Linger, true)]
+    [TestCase(BlockUnderTest.Runtime, false, true)]
+    [TestCase(BlockUnderTest.Linger, true, true)]
+    [TestCase(BlockUnderTest.Runtime, false, false)]
+    [TestCase(BlockUnderTest.Linger, true, false)]
     [CancelAfter(10_000)]
-    public async Task Fault_WhileTheHeadIsReserved_OnlyLingerBatchBlockFinishesBeforeTheRelease(string kind, bool finishesAtOnce, CancellationToken ct)
+    public async Task Abort_WhileTheHeadIsReserved_OnlyLingerBatchBlockFinishesBeforeTheRelease(string kind, bool finishesAtOnce, bool fault, CancellationToken ct)
     {
-        var sut = BlockUnderTest.Create(kind, batchSize: 1);
+        using var cancellation = new CancellationTokenSource();
+        var sut = BlockUnderTest.CreateCanceledBy(kind, batchSize: 1, cancellation.Token);
         int offers = 0;
         var reserving = new ProbeTarget((self, offer) =>
             Interlocked.Increment(ref offers) == 1 && offer.Source!.ReserveMessage(offer.Header, self)
@@ -161,24 +164,41 @@ public sealed class DocumentedDifferencesTests
         ProbeTarget.Offer reserved = await reserving.Offers.ReceiveAsync(ct);
         sut.PostAll(1);
 
-        sut.Block.Fault(new InvalidOperationException("abort"));
+        if (fault)
+        {
+            sut.Block.Fault(new InvalidOperationException("abort"));
+        }
+        else
+        {
+            await cancellation.CancelAsync();
+        }
 
+        Type expected = fault ? typeof(InvalidOperationException) : typeof(OperationCanceledException);
         if (finishesAtOnce)
         {
-            // An abort never waits on a target: the batches are dropped and handed back while the reservation is held.
-            await Assert.ThatAsync(() => sut.Completion.WaitAsync(ct), Throws.InvalidOperationException);
+            // An abort never waits on a target: the batches' items are dropped and handed back while the reservation
+            // is held, and the reserving target can no longer take them.
+            await Assert.ThatAsync(() => sut.Completion.WaitAsync(ct), Throws.InstanceOf(expected));
+            int[]? consumed = ((ISourceBlock<int[]>)sut.Source).ConsumeMessage(reserved.Header, reserving, out bool messageConsumed);
             Assert.Multiple(() =>
             {
                 Assert.That(sut.OutputCount, Is.Zero);
                 Assert.That(((LingerBatchBlock<int>)sut.Block).DroppedItems, Is.EqualTo(new[] { 0, 1 }));
+                Assert.That(consumed, Is.Null);
+                Assert.That(messageConsumed, Is.False, "a dropped batch was also consumed");
+                Assert.That(() => reserved.Source!.ReleaseReservation(reserved.Header, reserving), Throws.Nothing);
             });
         }
         else
         {
             // The runtime keeps both batches until the reserving target lets go, and only then finishes.
-            Assert.That(sut.OutputCount, Is.EqualTo(2));
+            Assert.Multiple(() =>
+            {
+                Assert.That(sut.OutputCount, Is.EqualTo(2));
+                Assert.That(sut.Completion.IsCompleted, Is.False);
+            });
             reserved.Source!.ReleaseReservation(reserved.Header, reserving);
-            await Assert.ThatAsync(() => sut.Completion.WaitAsync(ct), Throws.InvalidOperationException);
+            await Assert.ThatAsync(() => sut.Completion.WaitAsync(ct), Throws.InstanceOf(expected));
         }
     }
 }
