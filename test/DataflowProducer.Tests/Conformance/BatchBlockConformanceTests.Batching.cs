@@ -429,13 +429,7 @@ public sealed partial class BatchBlockConformanceTests
     {
         using var cts = new CancellationTokenSource();
         var sut = CreateSutCanceledBy(cts.Token, batchSize: 1);
-        int offers = 0;
-
-        // Reserves the first offer only: an offer made again after the release is declined.
-        var reserving = new ProbeTarget((self, offer) =>
-            Interlocked.Increment(ref offers) == 1 && offer.Source!.ReserveMessage(offer.Header, self)
-                ? DataflowMessageStatus.Postponed
-                : DataflowMessageStatus.Declined);
+        var reserving = ProbeTarget.ReservingTheFirstOffer();
         sut.PostAll(0);
         sut.Source.LinkTo(reserving);
         ProbeTarget.Offer reserved = await reserving.Offers.ReceiveAsync(ct);

@@ -154,11 +154,7 @@ public sealed class DocumentedDifferencesTests
     {
         using var cancellation = new CancellationTokenSource();
         var sut = BlockUnderTest.CreateCanceledBy(kind, batchSize: 1, cancellation.Token);
-        int offers = 0;
-        var reserving = new ProbeTarget((self, offer) =>
-            Interlocked.Increment(ref offers) == 1 && offer.Source!.ReserveMessage(offer.Header, self)
-                ? DataflowMessageStatus.Postponed
-                : DataflowMessageStatus.Declined);
+        var reserving = ProbeTarget.ReservingTheFirstOffer();
         sut.PostAll(0);
         sut.Source.LinkTo(reserving);
         ProbeTarget.Offer reserved = await reserving.Offers.ReceiveAsync(ct);

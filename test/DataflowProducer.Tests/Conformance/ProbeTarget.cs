@@ -36,6 +36,17 @@ public sealed class ProbeTarget : ITargetBlock<int[]>
 
     public static ProbeTarget Postponing() => new(static (_, _) => DataflowMessageStatus.Postponed);
 
+    /// <summary>Reserves the first batch offered and postpones it; declines every later offer (the same batch offered
+    /// again after the release included).</summary>
+    public static ProbeTarget ReservingTheFirstOffer()
+    {
+        int offers = 0;
+        return new((self, offer) =>
+            Interlocked.Increment(ref offers) == 1 && offer.Source!.ReserveMessage(offer.Header, self)
+                ? DataflowMessageStatus.Postponed
+                : DataflowMessageStatus.Declined);
+    }
+
     public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, int[] messageValue, ISourceBlock<int[]>? source, bool consumeToAccept)
     {
         var offer = new Offer(messageHeader, messageValue, source, consumeToAccept);
